@@ -1,0 +1,87 @@
+"""``taalkit <verb>``: the scriptable twin of the TUI.
+
+Thin by design: each verb parses options, opens the workspace and calls one
+stage function in ``kit``. Verb groups live one module each beside this file
+and import their heavy libraries (torch, transformers, llama_cpp) inside the
+command, so ``taalkit --help`` and the runtime verbs start fast and work
+without torch installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import TaalkitError
+from .common import workspace_option
+
+
+class TaalkitGroup(click.Group):
+    """Turns a :class:`TaalkitError` into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TaalkitError as err:
+            click.secho(f"error: {err}", fg="red", err=True)
+            ctx.exit(err.exit_code)
+
+    def list_commands(self, ctx):
+        # Pipeline order, not alphabetical: the help text reads like the journey.
+        return list(self.commands)
+
+
+@click.group(cls=TaalkitGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@workspace_option
+@click.version_option(__version__, prog_name="taalkit")
+@click.pass_context
+def main(ctx: click.Context, workspace) -> None:
+    """taalkit: adapt a small LLM to your language, offline, then chat and translate with it.
+
+    Run without a verb to open the app.
+    """
+    if ctx.invoked_subcommand is None:
+        from tui.app import run_app
+
+        run_app(workspace=workspace)
+
+
+@main.command("init")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--source", "-s", default="en", show_default=True, help="Language code of the model's language.")
+@click.option("--target", "-t", required=True, help="Language code of your language, e.g. cy.")
+@click.option("--name", help="A display name (default: the folder name).")
+def init_cmd(path: Path, source: str, target: str, name) -> None:
+    """Create a workspace for one language adaptation."""
+    from ..workspace import Workspace
+
+    ws = Workspace.init(path, source=source, target=target, name=name)
+    click.echo(f"workspace {ws.root} ready ({ws.source_lang}→{ws.target_lang})")
+
+
+@main.command("status")
+@click.pass_context
+def status_cmd(ctx: click.Context) -> None:
+    """Show where the workspace stands in the pipeline."""
+    from .common import open_workspace
+
+    ws = open_workspace(ctx)
+    click.echo(f"{ws.name}: {ws.source_lang}→{ws.target_lang} at {ws.root}")
+    for step, done in ws.checklist().items():
+        click.echo(f"  [{'x' if done else ' '}] {step}")
+
+
+def _register() -> None:
+    # Each module adds its verbs to ``main``; order = pipeline order in --help.
+    from . import dict_cmds, model_cmds, transtok_cmds, finetune_cmds, export_cmds, infer_cmds, demo_cmds  # noqa: F401
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Pieces every verb shares: the workspace option, opening it, rendering progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ..progress import Progress
+
+
+def _store_workspace(ctx: click.Context, _param, value):
+    # ``-w`` may come before the verb (taalkit -w WS dict import) or after it (taalkit dict import -w WS).
+    if value is not None:
+        ctx.ensure_object(dict)
+        ctx.obj["workspace"] = value
+    return value
+
+
+workspace_option = click.option(
+    "-w", "--workspace", type=click.Path(path_type=Path), default=None, expose_value=True,
+    callback=_store_workspace, is_eager=True,
+    help="Workspace folder (default: $TAALKIT_WORKSPACE or the per-user data folder).",
+)
+
+
+def workspace_path(ctx: click.Context) -> Path:
+    root = ctx.find_root()
+    obj = root.obj or {}
+    for c in (ctx, *_parents(ctx)):
+        if c.obj and c.obj.get("workspace"):
+            return Path(c.obj["workspace"])
+    if obj.get("workspace"):
+        return Path(obj["workspace"])
+    from ..workspace import default_workspace_path
+
+    return default_workspace_path()
+
+
+def _parents(ctx):
+    while ctx.parent is not None:
+        ctx = ctx.parent
+        yield ctx
+
+
+def open_workspace(ctx: click.Context):
+    from ..workspace import Workspace
+
+    return Workspace.open(workspace_path(ctx))
+
+
+class ProgressPrinter:
+    """Renders :class:`Progress` events on stderr: a redrawn bar on a terminal, sparse lines in a log."""
+
+    def __init__(self, stream=None, min_interval: float = 0.2) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.min_interval = min_interval if self.tty else 5.0
+        self._last = 0.0
+        self._stage: Optional[str] = None
+        self._started = time.monotonic()
+
+    def __call__(self, event: Progress) -> None:
+        now = time.monotonic()
+        new_stage = event.stage != self._stage
+        finished = event.total is not None and event.done >= event.total
+        if not (new_stage or finished or now - self._last >= self.min_interval):
+            return
+        if new_stage:
+            if self._stage is not None and self.tty:
+                self.stream.write("\n")
+            self._stage = event.stage
+            self._started = now
+        self._last = now
+        self.stream.write(("\r\x1b[K" if self.tty else "") + self.format(event, now - self._started)
+                          + ("" if self.tty else "\n"))
+        if finished and self.tty:
+            self.stream.write("\n")
+            self._stage = None
+        self.stream.flush()
+
+    @staticmethod
+    def format(event: Progress, elapsed: float) -> str:
+        parts = [f"{event.stage:<14}"]
+        frac = event.fraction
+        if frac is not None:
+            width = 24
+            fill = int(frac * width)
+            parts.append(f"[{'#' * fill}{'.' * (width - fill)}] {frac * 100:5.1f}%")
+            if 0 < frac < 1 and elapsed > 1:
+                eta = elapsed * (1 - frac) / frac
+                parts.append(f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
+        else:
+            parts.append(f"{event.done:g}")
+        for key, value in event.metrics.items():
+            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+        if event.message:
+            parts.append(event.message)
+        return "  ".join(parts)

@@ -1,0 +1,1 @@
+"""taalkit Textual app: a thin face over kit."""
