@@ -1,0 +1,145 @@
+"""Brief fine-tuning after trans-tokenization: ``finetune(ws, ...)`` → a ``models`` row (role finetuned).
+
+Modules, one job each: ``data`` (what the model reads: packed target text and translation
+instructions; the held-out split kept apart), ``plan`` (device, stage, will it fit), ``checkpoint``
+(all state, atomic, no pickle), ``loop`` (the steps). This file ties them to the workspace's
+``runs``/``run_metrics``/``models`` tables.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Union
+
+from ..errors import Cancelled, WorkspaceError
+from ..progress import CancelToken, ProgressCallback
+
+__all__ = ["finetune", "latest_unfinished_run"]
+
+
+def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional[float] = None,
+             steps: Optional[int] = None, stage: str = "auto", device: str = "auto", resume: bool = False,
+             batch_size: Optional[int] = None, seq_len: Optional[int] = None, lr: Optional[float] = None,
+             eval_every: Optional[int] = None, seed: int = 0, checkpoint_every: Optional[int] = None,
+             progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
+    """Fine-tune the workspace's newest model (or ``model``) on its text; return the new ``models`` row.
+
+    Budget: ``steps`` or ``minutes`` (default 5 minutes). ``resume=True`` continues the newest
+    unfinished run from its newest checkpoint with that run's own settings (other arguments are
+    ignored). Cancelling (``cancel.cancel()``, Ctrl-C in the CLI) checkpoints after the current step
+    and raises :class:`kit.errors.Cancelled`. The returned row's ``extra`` JSON holds the run id and
+    held-out bits per character at step 0 and at the end.
+    """
+    from . import checkpoint as ckpt_io
+    from .loop import FinetuneConfig, FinetuneRun, plan_run, run_row_summary, set_threads
+    from ..workspace import now
+
+    if minutes is not None and steps is not None:
+        raise WorkspaceError("give either --minutes or --steps, not both")
+    checkpoint = None
+    if resume:
+        run_row = latest_unfinished_run(ws)
+        if run_row is None:
+            raise WorkspaceError("there is no unfinished fine-tuning run to resume; start one with "
+                                 "'taalkit finetune'")
+        run_id = run_row["id"]
+        config = FinetuneConfig(**json.loads(run_row["config"]))
+        checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
+        resumed_from = checkpoint.step if checkpoint else 0
+        # Metrics written after the checkpoint are redone by this run: drop them, no gaps, no duplicates.
+        ws.db.execute("delete from run_metrics where run_id = ? and step > ?", [run_id, resumed_from])
+        if checkpoint is None:
+            ws.db.execute("delete from run_metrics where run_id = ?", [run_id])
+        ws.db.execute("update runs set status = 'running', step = ? where id = ?", [resumed_from, run_id])
+        ws.db.conn.commit()
+    else:
+        model_row = _pick_model(ws, model)
+        config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
+                          batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
+                          checkpoint_every=checkpoint_every, seed=seed)
+        run_id = ws.db["runs"].insert({
+            "kind": "finetune", "model_id": model_row.get("id"), "status": "running",
+            "config": json.dumps(config.as_dict()), "step": 0, "total_steps": config.steps,
+            "started_at": now(),
+        }).last_pk
+        ws.db["runs"].update(run_id, {"path": f"runs/{run_id}"})
+    (ws.runs_dir / str(run_id)).mkdir(parents=True, exist_ok=True)
+
+    previous_threads = set_threads(config.device)
+    run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel)
+    try:
+        run.load(checkpoint)
+        run.run()
+        folder, bpc_end = run.save_model()
+    except Cancelled:
+        ws.db["runs"].update(run_id, {"status": "stopped", "step": run.step})
+        raise
+    except BaseException:
+        ws.db["runs"].update(run_id, {"status": "failed", "step": run.step})
+        raise
+    finally:
+        if previous_threads is not None:
+            import torch
+
+            torch.set_num_threads(previous_threads)
+
+    summary = run_row_summary(run, bpc_end)
+    row = _record_model(ws, run, folder, summary)
+    ws.db["runs"].update(run_id, {"status": "finished", "step": run.step, "output_model_id": row["id"],
+                                  "finished_at": now(), "summary": json.dumps(summary)})
+    # The run is complete and its model saved: checkpoints (optimizer state is 3× the weights) go.
+    ckpt_io.prune(ws.runs_dir / str(run_id), keep=0)
+    return row
+
+
+def latest_unfinished_run(ws) -> Optional[dict]:
+    """The newest fine-tuning run that is not finished (stopped, failed, or killed while running)."""
+    rows = list(ws.db.query("select * from runs where kind = 'finetune' and status != 'finished' "
+                            "order by id desc limit 1"))
+    return rows[0] if rows else None
+
+
+def _pick_model(ws, model) -> dict:
+    if isinstance(model, dict):
+        return model
+    if model is None:
+        row = ws.latest_model("transtok", "source")
+        if row is None:
+            raise WorkspaceError("the workspace has no model to fine-tune; add one with 'taalkit model add' "
+                                 "and trans-tokenize it with 'taalkit transtok'")
+        return row
+    where, arg = ("id = ?", int(model)) if isinstance(model, int) or str(model).isdigit() else ("name = ?", model)
+    rows = list(ws.db.query(f"select * from models where {where}", [arg]))
+    if not rows:
+        raise WorkspaceError(f"no model {model!r} in this workspace; 'taalkit status' lists what there is")
+    return rows[0]
+
+
+def _record_model(ws, run, folder, summary: dict) -> dict:
+    from ..fsutil import sha256_file
+    from ..workspace import now
+
+    cfg = run.config
+    model_config = run.model.config
+    parent = None
+    if cfg.model_id is not None:
+        parents = list(ws.db.query("select * from models where id = ?", [cfg.model_id]))
+        parent = parents[0] if parents else None
+    weights = folder / "model.safetensors"
+    name = f"finetuned-{run.run_id}"
+    ws.db.execute("delete from models where name = ?", [name])
+    row = {
+        "name": name, "role": "finetuned", "path": ws.relative(folder),
+        "architecture": (model_config.architectures or [type(run.model).__name__])[0],
+        "parameters": sum(p.numel() for p in run.model.parameters()),
+        "vocab_size": int(model_config.vocab_size), "hidden_size": int(model_config.hidden_size),
+        "tied": int(bool(getattr(model_config, "tie_word_embeddings", False))),
+        "chat_template": getattr(run.tokenizer, "chat_template", None),
+        "licence": parent.get("licence") if parent else None,
+        "sha256": sha256_file(weights) if weights.exists() else None,
+        "source_path": parent.get("path") if parent else cfg.model_path,
+        "parent_id": cfg.model_id, "method": f"finetune-{cfg.stage}", "created_at": now(),
+        "extra": json.dumps({"run_id": run.run_id, **summary}),
+    }
+    row["id"] = ws.db["models"].insert(row).last_pk
+    return row

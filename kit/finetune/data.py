@@ -1,0 +1,216 @@
+"""Training text for the fine-tune: target text and translation instructions, packed into blocks.
+
+Why packing: the workspace text is mostly short UI strings and sentences; padding each to the block
+length would waste most of a laptop's few tokens per second on pad tokens. Every document is tokenized,
+followed by the EOS token, concatenated into one stream and cut into ``seq_len`` blocks.
+
+Why translation instructions: a community wants the model to *translate*, so each parallel pair also
+appears as a chat turn in both directions ("Translate to Welsh: …" → "…"), formatted with the model's
+own chat template so the fine-tuned model answers the way ``kit.infer`` will ask.
+
+The held-out split is only ever read for measuring bits per character, never packed into training blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..errors import WorkspaceError
+
+# Display names for prompts; an unknown code is used as it is.
+LANGUAGE_NAMES = {
+    "en": "English", "cy": "Welsh", "af": "Afrikaans", "fy": "Frisian", "nl": "Dutch", "de": "German",
+    "fr": "French", "es": "Spanish", "ga": "Irish", "gd": "Scottish Gaelic", "br": "Breton",
+    "tt": "Tatar", "hy": "Armenian", "sw": "Swahili", "is": "Icelandic", "ku": "Kurdish", "la": "Latin",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def target_texts(ws, split: str = "train") -> list[str]:
+    """Target-language text of ``split``: kit.corpus when present, else the ``segments`` table directly."""
+    try:
+        from ..corpus import target_texts as corpus_target_texts
+    except ImportError:
+        corpus_target_texts = None
+    if corpus_target_texts is not None:
+        return [t for t in corpus_target_texts(ws, split) if t and t.strip()]
+    if not ws.db["segments"].exists():
+        return []
+    rows = ws.db.execute(
+        "select target_text from segments where split = ? and target_text is not null "
+        "and trim(target_text) != '' order by id", [split]).fetchall()
+    return [r[0] for r in rows]
+
+
+def parallel_pairs(ws, split: str = "train") -> list[tuple[str, str]]:
+    """``(source, target)`` pairs of ``split``: kit.corpus when present, else ``segments`` directly."""
+    try:
+        from ..corpus import parallel_pairs as corpus_parallel_pairs
+    except ImportError:
+        corpus_parallel_pairs = None
+    if corpus_parallel_pairs is not None:
+        return [(s, t) for s, t in corpus_parallel_pairs(ws, split) if s and t]
+    if not ws.db["segments"].exists():
+        return []
+    rows = ws.db.execute(
+        "select source_text, target_text from segments where split = ? and kind = 'parallel' "
+        "and source_text is not null and target_text is not null order by id", [split]).fetchall()
+    return [(s, t) for s, t in rows if s.strip() and t.strip()]
+
+
+def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang: str,
+                        target_lang: str) -> list[str]:
+    """Each pair as a chat exchange in both directions, through the model's chat template.
+
+    Without a chat template the pair is written as a plain instruction line, so base models
+    still learn the mapping.
+    """
+    src_name, tgt_name = language_name(source_lang), language_name(target_lang)
+    out: list[str] = []
+    template = getattr(tokenizer, "chat_template", None)
+    for source, target in pairs:
+        for text, answer, into in ((source, target, tgt_name), (target, source, src_name)):
+            instruction = f"Translate to {into}: {text}"
+            if template:
+                out.append(tokenizer.apply_chat_template(
+                    [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}],
+                    tokenize=False))
+            else:
+                out.append(f"{instruction}\n{answer}")
+    return out
+
+
+@dataclass
+class TrainingText:
+    """What one run trains on and measures on, as strings (before tokenization)."""
+
+    documents: list[str]
+    heldout: list[str]
+    target_count: int
+    prompt_count: int
+
+
+def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_limit: int = 128) -> TrainingText:
+    """Collect the train documents and the held-out texts of a workspace.
+
+    Held-out text comes from the ``heldout`` split. A workspace without one gets every 20th
+    target text set aside (and removed from training), so bits per character is always
+    measured on text the model never trained on.
+    """
+    texts = target_texts(ws, "train")
+    heldout = target_texts(ws, "heldout")
+    if not heldout and len(texts) >= 20:
+        heldout = texts[::20]
+        texts = [t for i, t in enumerate(texts) if i % 20]
+    pairs = parallel_pairs(ws, "train") if translation else []
+    if not texts:
+        raise WorkspaceError(
+            "the workspace has no target-language text to fine-tune on; import some with "
+            "'taalkit corpus import FILE' first")
+    if not heldout:
+        raise WorkspaceError(
+            "the workspace has too little text to hold any out for measuring (need 20 lines or a "
+            "held-out file); import more text first")
+    heldout_set = set(heldout)
+    texts = [t for t in texts if t not in heldout_set]
+    pairs = [(s, t) for s, t in pairs if t not in heldout_set]
+    prompts = translation_prompts(tokenizer, pairs, ws.source_lang, ws.target_lang) if pairs else []
+    # Interleave so a short run sees both kinds of text, not only the first kind.
+    documents = _interleave(texts, prompts)
+    return TrainingText(documents, heldout[:heldout_limit], len(texts), len(prompts))
+
+
+def _interleave(a: list[str], b: list[str]) -> list[str]:
+    if not b:
+        return list(a)
+    out: list[str] = []
+    ratio = len(a) / len(b)
+    ia = 0.0
+    j = 0
+    for item in b:
+        ia += ratio
+        while j < int(ia) and j < len(a):
+            out.append(a[j])
+            j += 1
+        out.append(item)
+    out.extend(a[j:])
+    return out
+
+
+def pack_blocks(tokenizer, documents: Sequence[str], seq_len: int):
+    """Tokenize ``documents`` (EOS after each), concatenate and cut into ``[n, seq_len]`` blocks.
+
+    The remainder shorter than a block is dropped; a corpus shorter than one block is an error
+    that names a smaller ``--seq-len``.
+    """
+    import torch
+
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    encoded = tokenizer(list(documents), add_special_tokens=False)["input_ids"]
+    for ids in encoded:
+        stream.extend(ids)
+        if eos is not None:
+            stream.append(eos)
+    n = len(stream) // seq_len
+    if n == 0:
+        raise WorkspaceError(
+            f"the training text is only {len(stream)} tokens, less than one block of {seq_len}; "
+            f"import more text or try --seq-len {max(16, len(stream) // 2)}")
+    return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
+
+
+class BlockSampler:
+    """Shuffled passes over the blocks whose position is two integers, so a resume is exact.
+
+    Pass ``epoch`` visits the blocks in the order of a permutation drawn from ``seed + epoch``;
+    ``cursor`` is how far into that pass we are. Nothing else is needed to continue.
+    """
+
+    def __init__(self, blocks, seed: int, epoch: int = 0, cursor: int = 0) -> None:
+        self.blocks = blocks
+        self.seed = int(seed)
+        self.epoch = int(epoch)
+        self.cursor = int(cursor)
+        self._order = None
+
+    def _permutation(self):
+        import torch
+
+        if self._order is None:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._order = torch.randperm(len(self.blocks), generator=gen)
+        return self._order
+
+    def next_batch(self, batch_size: int):
+        import torch
+
+        picked = []
+        while len(picked) < batch_size:
+            order = self._permutation()
+            if self.cursor >= len(order):
+                self.epoch += 1
+                self.cursor = 0
+                self._order = None
+                continue
+            take = min(batch_size - len(picked), len(order) - self.cursor)
+            picked.append(order[self.cursor:self.cursor + take])
+            self.cursor += take
+        return self.blocks[torch.cat(picked)]
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor, "seed": self.seed, "blocks": len(self.blocks)}
+
+    @classmethod
+    def from_state(cls, blocks, state: Optional[dict], seed: int) -> "BlockSampler":
+        if not state:
+            return cls(blocks, seed)
+        if state.get("blocks") not in (None, len(blocks)):
+            raise WorkspaceError(
+                f"the workspace text changed since this run started ({state['blocks']} blocks then, "
+                f"{len(blocks)} now); start a new run instead of --resume")
+        return cls(blocks, state.get("seed", seed), state.get("epoch", 0), state.get("cursor", 0))

@@ -1,0 +1,391 @@
+"""The training loop of ``taalkit finetune``: one run, from a model folder to a fine-tuned model folder.
+
+Shape (after torchtune's recipes): :class:`FinetuneRun` loads the model and text, restores a checkpoint
+when resuming, trains step by step, and saves. A run is a ``runs`` row plus ``runs/<id>/``; every step
+adds a ``run_metrics`` row (loss, tokens/s, learning rate) and every ``eval_every`` steps a held-out
+bits-per-character row, so the TUI and ``bench/`` read the same curve the CLI printed.
+
+What makes resume exact: the checkpoint holds the trainable tensors, the optimizer's moments, the
+scheduler, the data position (two integers, see ``data.BlockSampler``) and every RNG state; frozen
+weights are re-read from the (unchanged) source model folder. Metrics logged after the checkpoint a
+killed run resumes from are deleted, so the loss curve has neither gaps nor duplicates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..errors import Cancelled, TaalkitError, WorkspaceError
+from ..fsutil import atomic_path, sha256_file
+from ..progress import CancelToken, ProgressCallback, emit
+from . import checkpoint as ckpt_io
+from .data import BlockSampler, gather_training_text, pack_blocks
+from .plan import (ModelShape, available_memory, check_disk, check_fits, choose_stage, physical_cores,
+                   resolve_device, LORA_RANK)
+
+STAGE = "finetune"
+DEFAULT_LR = {"embeddings": 5e-4, "lora": 5e-4, "full": 5e-5}
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+CHECKPOINT_SECONDS = 300.0
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything that decides the numbers a run produces; stored with the run and every checkpoint."""
+
+    model_id: Optional[int]
+    model_path: str
+    stage: str
+    device: str
+    batch_size: int
+    seq_len: int
+    lr: float
+    steps: Optional[int] = None
+    minutes: Optional[float] = None
+    warmup_steps: int = 10
+    eval_every: int = 25
+    checkpoint_every: int = 25
+    seed: int = 0
+    lora_rank: int = LORA_RANK
+    lora_dropout: float = 0.05
+    grad_clip: float = 1.0
+    translation: bool = True
+    heldout_limit: int = 100
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def lr_factor(step: int, warmup: int, total: Optional[int]) -> float:
+    """Linear warm-up, then cosine decay to 10% when the step count is known, else constant."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if not total or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class FinetuneRun:
+    """One fine-tuning run in a workspace (new, or resumed from its newest checkpoint)."""
+
+    def __init__(self, ws, config: FinetuneConfig, run_id: int, *, progress: Optional[ProgressCallback] = None,
+                 cancel: Optional[CancelToken] = None) -> None:
+        self.ws = ws
+        self.config = config
+        self.run_id = run_id
+        self.run_dir = ws.runs_dir / str(run_id)
+        self.progress = progress
+        self.cancel = cancel or CancelToken()
+        self.step = 0
+        self.elapsed = 0.0  # training seconds so far, across resumes (the --minutes budget)
+        self.train_seconds = 0.0  # seconds inside optimizer steps only (for tokens/s)
+        self.train_tokens = 0
+        self.bpc_start: Optional[float] = None
+        self.bpc_last: Optional[float] = None
+
+    # -- setup ------------------------------------------------------------------------------
+    def load(self, checkpoint: Optional[ckpt_io.Checkpoint] = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own progress events say what happens
+        cfg = self.config
+        model_dir = self.ws.model_dir({"path": cfg.model_path})
+        emit(self.progress, STAGE, 0, None, f"loading {model_dir.name}")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.save_dtype = _folder_dtype(model_dir)
+        torch.manual_seed(cfg.seed)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+        self.model = self._prepare(model)
+        self.model.to(cfg.device)
+        self.device = torch.device(cfg.device)
+
+        text = gather_training_text(self.ws, self.tokenizer, translation=cfg.translation,
+                                    heldout_limit=cfg.heldout_limit)
+        self.text = text
+        self.blocks = pack_blocks(self.tokenizer, text.documents, cfg.seq_len)
+        self.sampler = BlockSampler.from_state(self.blocks, checkpoint.state["data"] if checkpoint else None,
+                                               cfg.seed)
+        self.trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW([p for _, p in self.trainable], lr=cfg.lr, betas=(0.9, 0.95),
+                                           weight_decay=0.0, eps=1e-8)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    def _prepare(self, model):
+        """Freeze what the stage does not train; wrap with LoRA adapters for ``lora``."""
+        cfg = self.config
+        if cfg.stage == "embeddings":
+            model.requires_grad_(False)
+            model.get_input_embeddings().weight.requires_grad_(True)
+            head = model.get_output_embeddings()
+            if head is not None:  # the same tensor as the input table when tied
+                head.weight.requires_grad_(True)
+        elif cfg.stage == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+            targets = [t for t in LORA_TARGETS if t in present]
+            if not targets:
+                raise TaalkitError(f"no LoRA target layers ({', '.join(LORA_TARGETS)}) in this model; "
+                                   f"use --stage full or embeddings")
+            model = get_peft_model(model, LoraConfig(
+                r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, lora_dropout=cfg.lora_dropout,
+                target_modules=targets, bias="none", task_type="CAUSAL_LM"))
+        elif cfg.stage == "full":
+            model.requires_grad_(True)
+        else:
+            raise TaalkitError(f"unknown stage {cfg.stage!r}")
+        model.train()
+        return model
+
+    def _restore(self, checkpoint: ckpt_io.Checkpoint) -> None:
+        import torch
+
+        params = dict(self.trainable)
+        missing = set(params) - set(checkpoint.trainable)
+        if missing:
+            raise WorkspaceError(f"checkpoint {checkpoint.path} does not match the model "
+                                 f"({len(missing)} tensors missing); start a new run")
+        with torch.no_grad():
+            for name, tensor in checkpoint.trainable.items():
+                params[name].copy_(tensor.to(params[name].device))
+        ckpt_io.restore_optimizer(self.optimizer, checkpoint, self.device)
+        self.scheduler.load_state_dict(checkpoint.state["scheduler"])
+        extra = checkpoint.state.get("extra", {})
+        self.step = checkpoint.step
+        self.elapsed = float(extra.get("elapsed_s", 0.0))
+        self.bpc_start = extra.get("bpc_start")
+        self.bpc_last = extra.get("bpc_last")
+        ckpt_io.restore_rng(checkpoint)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def evaluate(self) -> float:
+        from ..metrics import bits_per_char
+
+        with self._autocast():
+            value = bits_per_char(self.model, self.tokenizer, self.text.heldout, device=self.config.device,
+                                  max_length=self.config.seq_len, batch_size=8)
+        self.model.train()
+        return value
+
+    def _autocast(self):
+        import torch
+
+        if self.config.device.startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> tuple[float, int]:
+        """One optimizer step on one batch; returns (loss, tokens)."""
+        import torch
+
+        batch = self.sampler.next_batch(self.config.batch_size).to(self.device)
+        with self._autocast():
+            loss = self.model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_([p for _, p in self.trainable], self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss.detach()), int(batch.numel())
+
+    def _done(self) -> bool:
+        cfg = self.config
+        if cfg.steps is not None:
+            return self.step >= cfg.steps
+        return self.elapsed >= (cfg.minutes or 0) * 60
+
+    def _total_estimate(self) -> Optional[int]:
+        if self.config.steps is not None:
+            return self.config.steps
+        if self.step == 0 or self.elapsed <= 0:
+            return None
+        per_step = self.elapsed / self.step
+        remaining = max(0.0, self.config.minutes * 60 - self.elapsed)
+        return self.step + int(remaining / max(per_step, 1e-6))
+
+    def run(self) -> None:
+        """Train until the step or time budget is spent; on cancel, checkpoint and raise Cancelled."""
+        cfg = self.config
+        db = self.ws.db
+        if self.step == 0:
+            self.bpc_start = self.evaluate()
+            self.bpc_last = self.bpc_start
+            db["run_metrics"].insert({"run_id": self.run_id, "step": 0, "bits_per_char": self.bpc_start,
+                                      "elapsed_s": 0.0, "split": "heldout"})
+            emit(self.progress, STAGE, 0, cfg.steps, f"held-out bits per char at step 0: {self.bpc_start:.4f}",
+                 bpc=self.bpc_start)
+        last_saved_step = self.step
+        last_saved_time = time.monotonic()
+        while not self._done():
+            if self.cancel.cancelled:
+                if self.step != last_saved_step:
+                    self.save_checkpoint()
+                raise Cancelled(f"stopped at step {self.step}; continue with 'taalkit finetune --resume'")
+            started = time.perf_counter()
+            loss, tokens = self.train_step()
+            step_seconds = time.perf_counter() - started
+            self.train_seconds += step_seconds
+            self.train_tokens += tokens
+            if not math.isfinite(loss):
+                raise TaalkitError(f"the loss became {loss} at step {self.step}; try a lower --lr "
+                                   f"(now {cfg.lr:g})")
+            lr = self.scheduler.get_last_lr()[0]
+            metrics = {"loss": loss, "tokens_per_s": tokens / max(step_seconds, 1e-9), "lr": lr}
+            evaluated = cfg.eval_every and self.step % cfg.eval_every == 0
+            if evaluated:
+                self.bpc_last = self.evaluate()
+                metrics["bpc"] = self.bpc_last
+            self.elapsed += time.perf_counter() - started
+            db["run_metrics"].insert({"run_id": self.run_id, "step": self.step, "loss": loss,
+                                      "tokens_per_s": metrics["tokens_per_s"], "lr": lr,
+                                      "elapsed_s": self.elapsed, "split": "train"})
+            if evaluated:
+                db["run_metrics"].insert({"run_id": self.run_id, "step": self.step,
+                                          "bits_per_char": self.bpc_last, "elapsed_s": self.elapsed,
+                                          "split": "heldout"})
+            total = self._total_estimate()
+            if total:
+                rate = self.elapsed / max(1, self.step)
+                metrics["eta_s"] = max(0.0, (total - self.step) * rate)
+            emit(self.progress, STAGE, self.step, total, "", **metrics)
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
+                    time.monotonic() - last_saved_time > CHECKPOINT_SECONDS:
+                t0 = time.perf_counter()
+                self.save_checkpoint()
+                self.elapsed += time.perf_counter() - t0
+                last_saved_step, last_saved_time = self.step, time.monotonic()
+
+    def save_checkpoint(self) -> Path:
+        path = ckpt_io.save_checkpoint(
+            self.run_dir, self.step, trainable=dict(self.trainable), optimizer=self.optimizer,
+            scheduler=self.scheduler, data_state=self.sampler.state(), config=self.config.as_dict(),
+            extra={"elapsed_s": self.elapsed, "bpc_start": self.bpc_start, "bpc_last": self.bpc_last})
+        self.ws.db.execute("update runs set step = ? where id = ?", [self.step, self.run_id])
+        self.ws.db.conn.commit()
+        return path
+
+    # -- the result -------------------------------------------------------------------------
+    def save_model(self) -> tuple[Path, float]:
+        """Final held-out score, LoRA merged into the weights, a plain model folder written atomically."""
+        import torch
+
+        bpc_end = self.evaluate()
+        self.ws.db["run_metrics"].delete_where("run_id = ? and step = ? and split = 'heldout'",
+                                               [self.run_id, self.step])
+        self.ws.db["run_metrics"].insert({"run_id": self.run_id, "step": self.step, "bits_per_char": bpc_end,
+                                          "elapsed_s": self.elapsed, "split": "heldout"})
+        model = self.model
+        if self.config.stage == "lora":
+            model = model.merge_and_unload()
+        model = model.to("cpu")
+        if self.save_dtype is not None and self.save_dtype != torch.float32:
+            model = model.to(self.save_dtype)
+        target = self.ws.models_dir / f"finetuned-{self.run_id}"
+        with atomic_path(target) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+        self.model = model
+        return target, bpc_end
+
+
+def _folder_dtype(model_dir: Path):
+    """The dtype the source folder stores (the fine-tuned folder keeps it), or None when unstated."""
+    import torch
+
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = config.get("dtype") or config.get("torch_dtype")
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}.get(name)
+
+
+def model_shape(model_dir: Path) -> ModelShape:
+    from transformers import AutoConfig
+
+    return ModelShape.from_config(AutoConfig.from_pretrained(model_dir, local_files_only=True))
+
+
+def default_batch(device: str) -> tuple[int, int]:
+    """Batch × block length: small on a laptop CPU (memory is shared with everything else)."""
+    return (16, 512) if device.startswith("cuda") else (4, 128)
+
+
+def set_threads(device: str) -> Optional[int]:
+    """CPU training uses one thread per physical core; returns the previous count to restore."""
+    import torch
+
+    if device != "cpu":
+        return None
+    previous = torch.get_num_threads()
+    torch.set_num_threads(physical_cores())
+    return previous
+
+
+def run_row_summary(run: FinetuneRun, bpc_end: Optional[float]) -> dict:
+    return {
+        "steps": run.step, "bpc_start": run.bpc_start, "bpc_end": bpc_end,
+        "train_tokens": run.train_tokens, "train_seconds": round(run.train_seconds, 3),
+        "tokens_per_s": (run.train_tokens / run.train_seconds) if run.train_seconds else None,
+        "elapsed_s": round(run.elapsed, 3), "documents": len(run.text.documents),
+        "target_texts": run.text.target_count, "translation_prompts": run.text.prompt_count,
+        "heldout_texts": len(run.text.heldout), "blocks": len(run.blocks),
+    }
+
+
+def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, batch_size, seq_len,
+             lr, eval_every, checkpoint_every, seed) -> FinetuneConfig:
+    """Decide device, stage and sizes; refuse early when memory or disk will not do."""
+    device = resolve_device(device)
+    model_dir = ws.model_dir(model_row)
+    if not (model_dir / "config.json").is_file():
+        raise WorkspaceError(f"model folder {model_dir} is missing or has no config.json")
+    shape = model_shape(model_dir)
+    default_b, default_s = default_batch(device)
+    batch_size = int(batch_size or default_b)
+    seq_len = int(seq_len or default_s)
+    if batch_size < 1 or seq_len < 8:
+        raise TaalkitError("--batch-size must be at least 1 and --seq-len at least 8")
+    from transformers import AutoConfig
+
+    max_pos = getattr(AutoConfig.from_pretrained(model_dir, local_files_only=True), "max_position_embeddings", None)
+    if max_pos:
+        seq_len = min(seq_len, int(max_pos))
+    free = available_memory(device)
+    stage = choose_stage(stage, minutes=minutes, steps=steps, shape=shape, batch_size=batch_size,
+                         seq_len=seq_len, device=device, free=free)
+    need = check_fits(shape, stage, batch_size, seq_len, device, free)
+    check_disk(ws.runs_dir, shape, stage)
+    if steps is None and minutes is None:
+        minutes = 5.0
+    if steps is not None and steps < 1:
+        raise TaalkitError("--steps must be at least 1")
+    if minutes is not None and minutes <= 0:
+        raise TaalkitError("--minutes must be more than 0")
+    if eval_every is None:
+        eval_every = max(1, steps // 10) if steps else 25
+    if checkpoint_every is None:
+        checkpoint_every = max(1, min(50, steps // 4)) if steps else 25
+    warmup = min(10, max(1, (steps or 100) // 10))
+    return FinetuneConfig(
+        model_id=model_row.get("id"), model_path=model_row["path"], stage=stage, device=device,
+        batch_size=batch_size, seq_len=seq_len, lr=float(lr if lr is not None else DEFAULT_LR[stage]),
+        steps=steps, minutes=minutes if steps is None else None, warmup_steps=warmup,
+        eval_every=int(eval_every), checkpoint_every=int(checkpoint_every), seed=int(seed),
+        extra={"threads": physical_cores() if device == "cpu" else None,
+               "memory_estimate_bytes": need, "free_memory_bytes": free})

@@ -1,0 +1,198 @@
+"""Before a single step: which device, which stage, will it fit in memory, is there disk for it.
+
+Why refuse early: a laptop that runs out of memory at step 40 swaps itself to a standstill or gets
+the process killed, losing the run. The estimate below is deliberately simple (weights, gradients,
+AdamW moments, activations, logits) and errs on the high side; when it does not fit, the message
+names a batch size and block length that would.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import ResourceError, TaalkitError
+from ..fsutil import human_bytes, require_free_disk
+
+STAGES = ("embeddings", "lora", "full")
+# Below this budget `auto` trains only embeddings (+ head): the paper's first phase, which moves
+# the new vocabulary most per step and cannot damage the body's knowledge.
+AUTO_EMBEDDINGS_MINUTES = 30
+AUTO_EMBEDDINGS_STEPS = 300
+LORA_RANK = 16
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → CUDA when present, else Apple MPS, else CPU; an explicit missing device is an error."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TaalkitError("--device cuda asked for, but torch sees no CUDA GPU; use --device auto or cpu")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TaalkitError("--device mps asked for, but this torch has no Apple MPS; use --device auto or cpu")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise TaalkitError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
+    return device
+
+
+def physical_cores() -> int:
+    """Threads for CPU training: physical cores (hyper-threads only add contention), or TAALKIT_THREADS."""
+    env = os.environ.get("TAALKIT_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        import psutil
+
+        cores = psutil.cpu_count(logical=False)
+    except ImportError:  # pragma: no cover - psutil comes with accelerate
+        cores = None
+    return max(1, cores or os.cpu_count() or 1)
+
+
+def available_memory(device: str) -> int:
+    """Bytes free for training on ``device`` (RAM for CPU/MPS, free VRAM for CUDA)."""
+    if device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The numbers of a model config the estimate needs."""
+
+    parameters: int
+    vocab_size: int
+    hidden_size: int
+    layers: int
+    heads: int
+    intermediate_size: int
+    tied: bool
+
+    @classmethod
+    def from_config(cls, config) -> "ModelShape":
+        hidden = int(config.hidden_size)
+        layers = int(config.num_hidden_layers)
+        inter = int(getattr(config, "intermediate_size", 4 * hidden) or 4 * hidden)
+        vocab = int(config.vocab_size)
+        heads = int(getattr(config, "num_attention_heads", max(1, hidden // 64)))
+        kv = int(getattr(config, "num_key_value_heads", heads) or heads)
+        tied = bool(getattr(config, "tie_word_embeddings", False))
+        head_dim = hidden // heads
+        per_layer = hidden * head_dim * (2 * heads + 2 * kv) + 3 * hidden * inter + 2 * hidden
+        params = vocab * hidden * (1 if tied else 2) + layers * per_layer + hidden
+        return cls(params, vocab, hidden, layers, heads, inter, tied)
+
+    def trainable(self, stage: str) -> int:
+        if stage == "embeddings":
+            return self.vocab_size * self.hidden_size * (1 if self.tied else 2)
+        if stage == "lora":
+            # q, k, v, o, gate, up, down adapters of rank r: r * (in + out) each.
+            per_layer = LORA_RANK * (4 * 2 * self.hidden_size + 3 * (self.hidden_size + self.intermediate_size))
+            return self.layers * per_layer
+        return self.parameters
+
+
+def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str) -> int:
+    """Peak bytes for one training step: weights + grads + AdamW moments + activations + logits.
+
+    Activations use the usual ~34·hidden + 5·heads·seq values per token per layer (fp32 on CPU,
+    half on CUDA's bf16 autocast); the logits over the vocabulary are counted three times
+    (logits, log-softmax, their gradient), which dominates for small models with big vocabularies.
+    """
+    act_bytes = 2 if device.startswith("cuda") else 4
+    tokens = batch_size * seq_len
+    weights = 4 * shape.parameters
+    trainable = shape.trainable(stage)
+    optimizer = 12 * trainable  # grad + two AdamW moments, fp32
+    per_token_layer = 34 * shape.hidden_size + 5 * shape.heads * seq_len
+    activations = tokens * shape.layers * per_token_layer * act_bytes
+    logits = 3 * tokens * shape.vocab_size * 4
+    overhead = 300 * 2**20  # the interpreter, torch and tokenizer themselves
+    return int(weights + optimizer + activations + logits + overhead)
+
+
+def choose_stage(stage: str, *, minutes: Optional[float], steps: Optional[int], shape: ModelShape,
+                 batch_size: int, seq_len: int, device: str, free: int) -> str:
+    """``auto``: embeddings for a brief budget, else full fine-tuning when it fits, else LoRA."""
+    if stage != "auto":
+        if stage not in STAGES:
+            raise TaalkitError(f"unknown stage {stage!r}; use embeddings, lora, full or auto")
+        return stage
+    brief = (minutes is not None and minutes < AUTO_EMBEDDINGS_MINUTES) or (
+        steps is not None and steps < AUTO_EMBEDDINGS_STEPS)
+    if brief:
+        return "embeddings"
+    if estimate_memory(shape, "full", batch_size, seq_len, device) < 0.8 * free:
+        return "full"
+    return "lora"
+
+
+@dataclass(frozen=True)
+class Plan:
+    device: str
+    stage: str
+    batch_size: int
+    seq_len: int
+    estimate_bytes: int
+    free_bytes: int
+    threads: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_fits(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str, free: int) -> int:
+    """Raise :class:`ResourceError` naming a smaller setting when the step would not fit in ``free``."""
+    need = estimate_memory(shape, stage, batch_size, seq_len, device)
+    if need <= 0.9 * free:
+        return need
+    where = "GPU memory" if device.startswith("cuda") else "memory"
+    for b, s in _smaller_settings(batch_size, seq_len):
+        if estimate_memory(shape, stage, b, s, device) <= 0.9 * free:
+            raise ResourceError(
+                f"fine-tuning ({stage}, batch {batch_size}×{seq_len}) needs about {human_bytes(need)} of "
+                f"{where}, {human_bytes(free)} free; try --batch-size {b} --seq-len {s}")
+    if stage != "lora":
+        raise ResourceError(
+            f"fine-tuning ({stage}) needs about {human_bytes(need)} of {where}, {human_bytes(free)} free, "
+            f"even at batch 1; try --stage lora or close other programs")
+    raise ResourceError(
+        f"this model needs about {human_bytes(need)} of {where} to fine-tune, {human_bytes(free)} free; "
+        f"close other programs or use a machine with more memory")
+
+
+def _smaller_settings(batch_size: int, seq_len: int):
+    b, s = batch_size, seq_len
+    while b > 1 or s > 64:
+        if b > 1:
+            b //= 2
+        else:
+            s //= 2
+        yield b, s
+
+
+def check_disk(run_dir: Path, shape: ModelShape, stage: str) -> int:
+    """Room for two checkpoints (old + new during the atomic swap) and the final model folder."""
+    trainable = shape.trainable(stage)
+    checkpoint = 12 * trainable + 2**20
+    final = 4 * shape.parameters
+    need = 2 * checkpoint + final
+    require_free_disk(run_dir, need, "fine-tuning checkpoints and the fine-tuned model")
+    return need
