@@ -1,0 +1,90 @@
+"""SVG snapshots of every screen (pytest-textual-snapshot); update with --snapshot-update.
+
+Each snapshot is a picture a person reviewed once; a change to any screen's layout
+fails here until it is looked at again.
+"""
+
+from __future__ import annotations
+
+from kit.errors import InputFormatError
+from tests.tui.conftest import MIXED_SCRIPT, add_conversation
+from tui.app import TaalkitApp
+from tui.widgets.error_modal import ErrorModal
+from tui.widgets.file_picker import FilePicker
+
+SMALL = (100, 30)
+LARGE = (200, 50)
+
+
+def test_home_without_workspace(no_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), terminal_size=SMALL)
+
+
+def test_home(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), terminal_size=SMALL)
+
+
+def test_home_large(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), terminal_size=LARGE)
+
+
+def test_dictionary(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), press=["f3"], terminal_size=SMALL)
+
+
+def test_adapt(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), press=["f4"], terminal_size=SMALL)
+
+
+def test_adapt_large(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), press=["f4"], terminal_size=LARGE)
+
+
+def test_export(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), press=["f5"], terminal_size=SMALL)
+
+
+def test_chat_with_history_in_three_scripts(snap_workspace, snap_compare):
+    add_conversation(snap_workspace, [("user", "Sut mae? " + MIXED_SCRIPT), ("assistant", "Da iawn, diolch! ŵ ŷ")])
+
+    async def open_history(pilot):
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.click("#conversations")
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(TaalkitApp(), run_before=open_history, terminal_size=SMALL)
+
+
+def test_translate_with_mixed_scripts(snap_workspace, snap_compare):
+    async def type_text(pilot):
+        await pilot.press("f7")
+        await pilot.pause()
+        pilot.app.screen.query_one("#source-text").text = MIXED_SCRIPT
+        await pilot.pause()
+
+    assert snap_compare(TaalkitApp(), run_before=type_text, terminal_size=SMALL)
+
+
+def test_help(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), press=["f1"], terminal_size=SMALL)
+
+
+def test_error_modal(snap_workspace, snap_compare):
+    async def fail(pilot):
+        error = InputFormatError("data/cy/broken.tsv", 812, "expected word<TAB>translation, found 1 column")
+        pilot.app.push_screen(ErrorModal("Dictionary: import dictionary did not finish", error))
+        await pilot.pause()
+
+    assert snap_compare(TaalkitApp(), run_before=fail, terminal_size=SMALL)
+
+
+def test_file_picker(snap_workspace, snap_compare):
+    from tests.conftest import DATA
+
+    async def pick(pilot):
+        pilot.app.push_screen(FilePicker("Choose a dictionary file", DATA))
+        await pilot.pause(0.3)
+
+    assert snap_compare(TaalkitApp(), run_before=pick, terminal_size=SMALL)

@@ -1,0 +1,1 @@
+"""One screen per step of the journey; ``base.KitScreen`` holds what they share."""

@@ -1,0 +1,293 @@
+"""Adapt: choose the base model, train a tokenizer, trans-tokenize, then fine-tune.
+
+Fine-tuning has a time budget and shows a progress bar with ETA and a live plot of
+training loss and held-out bits per character. Escape stops it at the next step
+boundary; the run keeps its checkpoint and Resume carries on from there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static
+
+from kit.fsutil import human_bytes
+from kit.progress import Progress
+
+from ..kit_bridge import kit_function
+from ..widgets.file_picker import FilePicker
+from ..widgets.loss_plot import LossPlot
+from ..widgets.progress_panel import ProgressPanel, ThreadProgress
+from .base import KitScreen
+
+DEFAULT_MODEL = ("SmolLM2-135M (built in)", "default")
+DEFAULT_PARAMETERS = 134_515_008
+METHODS = [
+    ("text pairs + dictionary", "parallel"),
+    ("dictionary only", "dictionary"),
+    ("spelling only (FVT)", "fvt"),
+]
+FINETUNE_STAGES = [("embeddings first", "embeddings"), ("whole model", "full")]
+
+
+def memory_estimate(parameters: int) -> str:
+    """RAM to fine-tune (fp32 weights, gradients, two Adam moments + activations) and to chat (Q4)."""
+    train = parameters * 4 * 4 * 1.25
+    chat = parameters * 0.6 + 150e6
+    return (f"{parameters / 1e6:.0f} M parameters · about {human_bytes(train)} RAM to fine-tune, "
+            f"{human_bytes(chat)} to chat")
+
+
+def folder_parameters(folder: Path) -> Optional[int]:
+    """Parameters of an HF model folder, estimated from its safetensors sizes and config dtype."""
+    import json
+
+    files = list(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    size = sum(f.stat().st_size for f in files)
+    dtype = "float32"
+    config = folder / "config.json"
+    if config.exists():
+        try:
+            cfg = json.loads(config.read_text())
+            dtype = cfg.get("torch_dtype") or cfg.get("dtype") or dtype
+        except (OSError, ValueError):
+            pass
+    return int(size / (2 if dtype in ("float16", "bfloat16") else 4))
+
+
+class AdaptScreen(KitScreen):
+    SCREEN_TITLE = "Adapt"
+    BINDINGS = [
+        Binding("ctrl+r", "resume", "Resume", id="adapt.resume"),
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_folder: Optional[Path] = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="adapt-body"):
+            with VerticalScroll(id="adapt-steps"):
+                yield Label("1 · Base model", classes="section-title")
+                with Horizontal(classes="form-row"):
+                    yield Select([DEFAULT_MODEL, ("a model folder…", "folder")], value="default",
+                                 allow_blank=False, id="model-choice")
+                    yield Button("Add", id="add-model")
+                yield Static(memory_estimate(DEFAULT_PARAMETERS), id="model-estimate", classes="hint")
+                yield Label("2 · Tokenizer for your language", classes="section-title")
+                with Horizontal(classes="form-row"):
+                    yield Label("tokens", classes="field-label")
+                    yield Input("8000", id="vocab-size", type="integer", classes="number")
+                    yield Button("Train tokenizer", id="train-tokenizer")
+                yield Label("3 · Trans-tokenize", classes="section-title")
+                with Horizontal(classes="form-row"):
+                    yield Select(METHODS, value="parallel", allow_blank=False, id="method")
+                    yield Button("Run", id="transtokenize")
+                yield Label("4 · Fine-tune", classes="section-title")
+                with Horizontal(classes="form-row"):
+                    yield Label("minutes", classes="field-label")
+                    yield Input("10", id="minutes", type="number", classes="number")
+                    yield Label("or steps", classes="field-label")
+                    yield Input("", id="steps", type="integer", classes="number", placeholder="—")
+                with Horizontal(classes="form-row"):
+                    yield Select(FINETUNE_STAGES, value="embeddings", allow_blank=False, id="ft-stage")
+                with Horizontal(classes="form-row"):
+                    yield Button("Fine-tune", variant="primary", id="finetune")
+                    yield Button("Resume", id="resume")
+                    yield Button("Stop (Esc)", variant="error", id="stop")
+            with Vertical(id="adapt-live"):
+                yield Static("", id="adapt-status", classes="hint")
+                yield ProgressPanel(id="adapt-progress")
+                yield LossPlot(id="loss-plot")
+        yield from self.compose_footer()
+
+    # -- view -------------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        ws = self.ws
+        status = self.query_one("#adapt-status", Static)
+        if ws is None:
+            status.update("")
+            return
+        steps = ws.checklist()
+        marks = "  ".join(f"{'✔' if steps.get(k) else '·'} {k}"
+                          for k in ("source model", "tokenizer", "trans-tokenized", "fine-tuned"))
+        status.update(marks)
+        row = ws.latest_model("source")
+        if row and row.get("parameters"):
+            self.query_one("#model-estimate", Static).update(
+                f"{row['name']}: " + memory_estimate(int(row["parameters"])))
+
+    @on(Select.Changed, "#model-choice")
+    def _model_choice(self, event: Select.Changed) -> None:
+        if event.value == "folder":
+            self.app.push_screen(FilePicker("Choose a model folder (config.json + safetensors)",
+                                            self.app.start_dir, folders=True), self._folder_chosen)
+        else:
+            self.model_folder = None
+            self.query_one("#model-estimate", Static).update(memory_estimate(DEFAULT_PARAMETERS))
+
+    def _folder_chosen(self, path: Optional[Path]) -> None:
+        if path is None:
+            self.query_one("#model-choice", Select).value = "default"
+            return
+        self.choose_model_folder(path)
+
+    def choose_model_folder(self, path: Path) -> None:
+        self.model_folder = path
+        params = folder_parameters(path)
+        text = memory_estimate(params) if params else "no safetensors found in this folder"
+        self.query_one("#model-estimate", Static).update(f"{path.name}: {text}")
+
+    # -- buttons → actions --------------------------------------------------------------
+    @on(Button.Pressed, "#add-model")
+    def _add_model_pressed(self) -> None:
+        self.action_add_model()
+
+    @on(Button.Pressed, "#train-tokenizer")
+    def _tok_pressed(self) -> None:
+        self.action_train_tokenizer()
+
+    @on(Button.Pressed, "#transtokenize")
+    def _tt_pressed(self) -> None:
+        self.action_transtokenize()
+
+    @on(Button.Pressed, "#finetune")
+    def _ft_pressed(self) -> None:
+        self.action_finetune()
+
+    @on(Button.Pressed, "#resume")
+    def _resume_pressed(self) -> None:
+        self.action_resume()
+
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop_job()
+
+    def action_add_model(self) -> None:
+        if self.require_workspace():
+            spec = str(self.model_folder) if self.model_folder else "default"
+            self._start("Adding the base model")
+            self.add_model_worker(spec)
+
+    def action_train_tokenizer(self) -> None:
+        if self.require_workspace():
+            try:
+                vocab = int(self.query_one("#vocab-size", Input).value)
+            except ValueError:
+                self.notify("Tokens must be a whole number, e.g. 8000.", severity="error")
+                return
+            self._start(f"Training a {vocab}-token tokenizer")
+            self.train_tokenizer_worker(vocab)
+
+    def action_transtokenize(self) -> None:
+        if self.require_workspace():
+            method = self.query_one("#method", Select).value
+            self._start(f"Trans-tokenizing ({method})")
+            self.transtokenize_worker(method)
+
+    def action_finetune(self, resume: bool = False) -> None:
+        if not self.require_workspace():
+            return
+        budget = self.budget()
+        if budget is None:
+            return
+        self._start("Resuming fine-tuning" if resume else "Fine-tuning")
+        self.query_one(LossPlot).clear_points()
+        self.finetune_worker(budget, self.query_one("#ft-stage", Select).value, resume)
+
+    def action_resume(self) -> None:
+        self.action_finetune(resume=True)
+
+    def budget(self) -> Optional[dict[str, Any]]:
+        steps = self.query_one("#steps", Input).value.strip()
+        minutes = self.query_one("#minutes", Input).value.strip()
+        try:
+            if steps:
+                return {"steps": int(steps)}
+            return {"minutes": float(minutes or "10")}
+        except ValueError:
+            self.notify("Minutes and steps must be numbers.", severity="error")
+            return None
+
+    def _start(self, title: str) -> None:
+        self.query_one(ProgressPanel).start(title)
+
+    # -- workers ------------------------------------------------------------------------
+    def _progress(self) -> ThreadProgress:
+        return ThreadProgress(self.app, self._show_progress)
+
+    def _show_progress(self, event: Progress) -> None:
+        self.query_one(ProgressPanel).show(event)
+        loss = event.metrics.get("loss")
+        bpc = event.metrics.get("bits_per_char") or event.metrics.get("heldout_bits_per_char")
+        if loss is not None or bpc is not None:
+            step = event.metrics.get("step", event.done)
+            self.query_one(LossPlot).add_point(step, loss, bpc)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="add base model", group="adapt")
+    def add_model_worker(self, spec: str) -> None:
+        add_model = kit_function("models", "add_model")
+        with self.thread_workspace() as ws:
+            result = add_model(ws, spec, progress=self._progress())
+        self.app.call_from_thread(self._done, f"base model added: {_name(result)}")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="train tokenizer", group="adapt")
+    def train_tokenizer_worker(self, vocab_size: int) -> None:
+        train_tokenizer = kit_function("tokenizer", "train_tokenizer")
+        with self.thread_workspace() as ws:
+            result = train_tokenizer(ws, vocab_size=vocab_size, progress=self._progress())
+        self.app.call_from_thread(self._done, f"tokenizer ready: {_name(result)}")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="trans-tokenize", group="adapt")
+    def transtokenize_worker(self, method: str) -> None:
+        transtokenize = kit_function("transtok", "transtokenize")
+        cancel = self.new_cancel_token()
+        with self.thread_workspace() as ws:
+            result = transtokenize(ws, method=method, progress=self._progress(), cancel=cancel)
+        self.app.call_from_thread(self._done, f"trans-tokenized model: {_name(result)}")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="fine-tune", group="adapt")
+    def finetune_worker(self, budget: dict[str, Any], stage: str, resume: bool) -> None:
+        finetune = kit_function("finetune", "finetune")
+        cancel = self.new_cancel_token()
+        progress = self._progress()
+        with self.thread_workspace() as ws:
+            result = finetune(ws, **budget, stage=stage, resume=resume, progress=progress, cancel=cancel)
+        self.app.call_from_thread(self._finetuned, result, progress.events)
+
+    def _finetuned(self, result: Any, events: list[Progress]) -> None:
+        plot = self.query_one(LossPlot)
+        plot.clear_points()
+        for event in events:  # every point, including those the throttled view skipped
+            plot.add_point(event.metrics.get("step", event.done), event.metrics.get("loss"),
+                           event.metrics.get("bits_per_char") or event.metrics.get("heldout_bits_per_char"))
+        self._done(f"fine-tuned: {_name(result)}")
+
+    def _done(self, message: str) -> None:
+        self.query_one(ProgressPanel).finish(message)
+        self.notify(message)
+        self.refresh_view()
+
+    def job_failed(self, worker, error) -> None:
+        from kit.errors import Cancelled
+
+        if isinstance(error, Cancelled):
+            self.query_one(ProgressPanel).stopped("stopped: the checkpoint is kept; press Resume to carry on")
+        else:
+            self.query_one(ProgressPanel).stopped(f"failed: {error}")
+
+
+def _name(result: Any) -> str:
+    for key in ("name", "path", "id"):
+        value = result.get(key) if isinstance(result, dict) else getattr(result, key, None)
+        if value:
+            return str(value)
+    return "done"

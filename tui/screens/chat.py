@@ -1,0 +1,247 @@
+"""Chat: talk with the exported model; replies stream in, Escape stops and keeps the partial text.
+
+The model (a llama.cpp session from ``kit.infer``) lives on one dedicated thread for
+the screen's lifetime: it is loaded once, and its database connection stays on the
+thread that made it. Each reply is a thread worker that asks that thread for the
+next piece of text and hands it to the UI; stopping closes the reply generator,
+which is where ``kit.infer`` saves the partial reply.
+"""
+
+from __future__ import annotations
+
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator, Optional
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Collapsible, Input, Label, ListItem, ListView, Static, TextArea
+
+from kit.errors import Cancelled
+
+from ..kit_bridge import kit_function
+from .base import KitScreen
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the user's language."
+
+
+class Message(Static):
+    """One turn of the conversation; the text is shown literally (no markup)."""
+
+    def __init__(self, role: str, text: str = "") -> None:
+        super().__init__(text, markup=False, classes=f"message -{role}")
+        self.role = role
+        self.text = text
+
+    def append(self, piece: str) -> None:
+        self.text += piece
+        self.update(self.text)
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        self.update(text)
+
+
+class ChatScreen(KitScreen):
+    SCREEN_TITLE = "Chat"
+    BINDINGS = [
+        Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="chat.copy"),
+        Binding("ctrl+s", "focus_system", "System prompt", id="chat.system"),
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._session: Any = None
+        self._session_key: Any = None
+        self._conversation_id: Optional[int] = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="chat-body"):
+            with Vertical(id="chat-history"):
+                yield Label("Conversations", classes="section-title")
+                yield ListView(id="conversations")
+                yield Button("New chat", id="new-chat")
+            with Vertical(id="chat-main"):
+                with Collapsible(title="System prompt", collapsed=True, id="system-box"):
+                    yield TextArea(DEFAULT_SYSTEM_PROMPT, id="system-prompt", soft_wrap=True)
+                yield VerticalScroll(id="messages")
+                yield Static("", id="chat-status", classes="hint")
+                with Horizontal(classes="form-row", id="chat-input-row"):
+                    yield Input(placeholder="Type a message and press Enter", id="chat-input")
+                    yield Button("Send", variant="primary", id="send")
+                    yield Button("Stop", variant="error", id="stop-reply")
+                    yield Button("Copy", id="copy")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#messages", VerticalScroll).anchor()
+
+    def on_unmount(self) -> None:
+        if self._executor is not None:
+            self._executor.submit(self._close_session)
+            self._executor.shutdown(wait=False)
+
+    # -- view -------------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        history = self.query_one("#conversations", ListView)
+        history.clear()
+        ws = self.ws
+        status = self.query_one("#chat-status", Static)
+        if ws is None:
+            status.update("")
+            return
+        has_export = ws.checklist().get("exported")
+        status.update("" if has_export else "No exported model yet: export one on Export (F5) first.")
+        for conv in ws.db["conversations"].rows_where(order_by="id desc", limit=50):
+            item = ListItem(Label(conv["title"] or f"conversation {conv['id']}", markup=False))
+            item.conversation_id = conv["id"]
+            history.append(item)
+
+    @on(ListView.Selected, "#conversations")
+    def _conversation_selected(self, event: ListView.Selected) -> None:
+        conv_id = getattr(event.item, "conversation_id", None)
+        if conv_id is None or self.ws is None:
+            return
+        self._conversation_id = conv_id
+        messages = self.query_one("#messages", VerticalScroll)
+        messages.remove_children()
+        for msg in self.ws.db["messages"].rows_where("conversation_id = ?", [conv_id], order_by="id"):
+            if msg["role"] != "system":
+                messages.mount(Message(msg["role"], msg["content"]))
+
+    # -- actions ----------------------------------------------------------------------
+    def action_new_conversation(self) -> None:
+        self.query_one("#messages", VerticalScroll).remove_children()
+        self._conversation_id = None
+        self._session_key = None  # the next message starts a fresh session
+        self.query_one("#chat-input", Input).focus()
+
+    def action_copy_reply(self) -> None:
+        replies = [m for m in self.query(Message) if m.role == "assistant"]
+        if not replies:
+            self.notify("No reply to copy yet.", severity="warning")
+            return
+        self.app.copy_to_clipboard(replies[-1].text)
+        self.notify("Reply copied to the clipboard.")
+
+    def action_focus_system(self) -> None:
+        box = self.query_one("#system-box", Collapsible)
+        box.collapsed = False
+        self.query_one("#system-prompt", TextArea).focus()
+
+    @on(Button.Pressed, "#new-chat")
+    def _new_pressed(self) -> None:
+        self.action_new_conversation()
+
+    @on(Button.Pressed, "#copy")
+    def _copy_pressed(self) -> None:
+        self.action_copy_reply()
+
+    @on(Button.Pressed, "#stop-reply")
+    def _stop_pressed(self) -> None:
+        self.action_stop_job()
+
+    @on(Input.Submitted, "#chat-input")
+    @on(Button.Pressed, "#send")
+    def _send(self) -> None:
+        box = self.query_one("#chat-input", Input)
+        text = box.value.strip()
+        if not text or not self.require_workspace():
+            return
+        box.value = ""
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        """Show the user's message, then stream the reply into a new message below it."""
+        messages = self.query_one("#messages", VerticalScroll)
+        messages.mount(Message("user", text))
+        reply = Message("assistant", "")
+        messages.mount(reply)
+        system = self.query_one("#system-prompt", TextArea).text
+        self.query_one("#chat-status", Static).update("thinking… (Esc stops)")
+        self.reply_worker(text, system, reply)
+
+    # -- the model thread -------------------------------------------------------------
+    def _model_thread(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taalkit-chat")
+        return self._executor
+
+    def _ensure_session(self, system: str):
+        """Runs on the model thread: (re)open the session when the system prompt or chat changes."""
+        key = (system, self._conversation_id)
+        if self._session is not None and self._session_key == key:
+            return self._session
+        self._close_session()
+        from kit.workspace import Workspace
+
+        ChatSession = kit_function("infer", "ChatSession")
+        ws = Workspace.open(self.app.workspace_root)
+        kwargs: dict[str, Any] = {"system_prompt": system}
+        params = inspect.signature(ChatSession).parameters
+        if self._conversation_id is not None and "conversation_id" in params:
+            kwargs["conversation_id"] = self._conversation_id
+        self._session = ChatSession(ws, **kwargs)
+        self._session._taalkit_ws = ws
+        self._session_key = key
+        return self._session
+
+    def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        close = getattr(session, "close", None)
+        if callable(close):
+            close()
+        ws = getattr(session, "_taalkit_ws", None)
+        if ws is not None:
+            ws.close()
+
+    def _start_reply(self, text: str, system: str) -> Iterator[str]:
+        session = self._ensure_session(system)
+        for name in ("stream", "send", "chat", "reply"):
+            method = getattr(session, name, None)
+            if callable(method):
+                return iter(method(text))
+        raise TypeError("kit.infer.ChatSession has no stream/send method")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="reply", group="chat")
+    def reply_worker(self, text: str, system: str, reply: Message) -> None:
+        cancel = self.new_cancel_token()
+        pool = self._model_thread()
+        pieces = pool.submit(self._start_reply, text, system).result()
+        _end = object()
+        stopped = False
+        try:
+            while True:
+                if cancel.cancelled:
+                    stopped = True
+                    break
+                piece = pool.submit(next, pieces, _end).result()
+                if piece is _end:
+                    break
+                self.app.call_from_thread(reply.append, str(piece))
+        finally:
+            # Closing the generator on the model thread lets the session save what it has.
+            pool.submit(getattr(pieces, "close", lambda: None)).result()
+        self.app.call_from_thread(self._reply_done, reply, stopped)
+
+    def _reply_done(self, reply: Message, stopped: bool) -> None:
+        status = self.query_one("#chat-status", Static)
+        status.update("stopped: the partial reply is kept" if stopped else "")
+        if stopped:
+            reply.add_class("-partial")
+        if self._conversation_id is None and self._session is not None:
+            self._conversation_id = getattr(self._session, "conversation_id", None)
+            self._session_key = (self._session_key[0], self._conversation_id) if self._session_key else None
+        self.refresh_view()
+
+    def job_failed(self, worker, error) -> None:
+        if not isinstance(error, Cancelled):
+            self.query_one("#chat-status", Static).update(f"no reply: {error}")

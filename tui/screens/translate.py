@@ -1,0 +1,183 @@
+"""Translate: two panes, a direction switch, and the dictionary entries the model was shown.
+
+Translation runs through ``kit.infer.translate``, which puts matching dictionary
+entries (the glossary) into the prompt; they are listed beside the output so a
+reader can see why a word was chosen. A whole file translates line by line with
+progress and is written to the workspace's exports folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, DataTable, Label, TextArea
+
+from kit.progress import emit
+
+from ..kit_bridge import kit_function, kit_module
+from ..widgets.file_picker import FilePicker
+from ..widgets.progress_panel import ProgressPanel, ThreadProgress
+from .base import KitScreen
+
+
+def unpack(result: Any) -> tuple[str, list]:
+    """(text, glossary entries used) from whatever ``kit.infer.translate`` returns."""
+    if isinstance(result, str):
+        return result, []
+    get = (lambda k: result.get(k)) if isinstance(result, dict) else (lambda k: getattr(result, k, None))
+    text = get("text") or get("translation") or get("output") or ""
+    glossary = get("glossary") or get("glossary_used") or get("entries") or []
+    return str(text), list(glossary)
+
+
+def entry_pair(entry: Any) -> tuple[str, str]:
+    if isinstance(entry, (tuple, list)):
+        return str(entry[0]), str(entry[1]) if len(entry) > 1 else ""
+    if isinstance(entry, dict):
+        return str(entry.get("headword", "")), str(entry.get("translation", ""))
+    return str(getattr(entry, "headword", entry)), str(getattr(entry, "translation", ""))
+
+
+class TranslateScreen(KitScreen):
+    SCREEN_TITLE = "Translate"
+    BINDINGS = [
+        Binding("ctrl+t", "translate", "Translate", id="translate.run"),
+        Binding("ctrl+d", "swap", "Swap direction", id="translate.swap"),
+        Binding("ctrl+o", "translate_file", "Translate file…", id="translate.file"),
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reverse = False  # False: model language → your language
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Vertical(id="translate-body"):
+            with Horizontal(classes="toolbar"):
+                yield Label("", id="direction")
+                yield Button("⇄ Swap", id="swap")
+                yield Checkbox("use dictionary", value=True, id="use-glossary")
+                yield Button("Translate", variant="primary", id="translate")
+                yield Button("Translate file…", id="translate-file")
+            with Horizontal(id="panes"):
+                yield TextArea("", id="source-text", soft_wrap=True)
+                yield TextArea("", id="target-text", soft_wrap=True, read_only=True)
+                with Vertical(id="glossary-box"):
+                    yield Label("Dictionary entries used", classes="section-title")
+                    yield DataTable(id="glossary", zebra_stripes=True, show_cursor=False)
+            yield ProgressPanel(id="translate-progress")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#glossary", DataTable).add_columns("word", "meaning")
+
+    # -- direction --------------------------------------------------------------------
+    def languages(self) -> tuple[str, str]:
+        ws = self.ws
+        pair = (ws.source_lang, ws.target_lang) if ws else ("source", "target")
+        return (pair[1], pair[0]) if self.reverse else pair
+
+    def refresh_view(self) -> None:
+        src, dst = self.languages()
+        self.query_one("#direction", Label).update(f" {src} → {dst} ")
+        self.query_one("#source-text", TextArea).border_title = src
+        self.query_one("#target-text", TextArea).border_title = dst
+
+    def action_swap(self) -> None:
+        self.reverse = not self.reverse
+        source = self.query_one("#source-text", TextArea)
+        target = self.query_one("#target-text", TextArea)
+        if target.text:
+            source.text, target.text = target.text, ""
+        self.refresh_view()
+
+    @on(Button.Pressed, "#swap")
+    def _swap_pressed(self) -> None:
+        self.action_swap()
+
+    # -- one text ---------------------------------------------------------------------
+    @on(Button.Pressed, "#translate")
+    def _translate_pressed(self) -> None:
+        self.action_translate()
+
+    def action_translate(self) -> None:
+        text = self.query_one("#source-text", TextArea).text.strip()
+        if not text:
+            self.notify("Type or paste text in the left pane first.", severity="warning")
+            return
+        if self.require_workspace():
+            self.query_one(ProgressPanel).start("Translating")
+            self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", Checkbox).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="translate", group="translate")
+    def translate_worker(self, text: str, to: str, glossary: bool) -> None:
+        translate = kit_function("infer", "translate")
+        with self.thread_workspace() as ws:
+            result = translate(ws, text, to=to, glossary=glossary)
+        self.app.call_from_thread(self._translated, *unpack(result))
+
+    def _translated(self, text: str, glossary: list) -> None:
+        self.query_one("#target-text", TextArea).text = text
+        table = self.query_one("#glossary", DataTable)
+        table.clear()
+        for entry in glossary:
+            table.add_row(*entry_pair(entry))
+        self.query_one(ProgressPanel).finish(f"{len(glossary)} dictionary entries used")
+
+    # -- a file -----------------------------------------------------------------------
+    @on(Button.Pressed, "#translate-file")
+    def _file_pressed(self) -> None:
+        self.action_translate_file()
+
+    def action_translate_file(self) -> None:
+        if self.require_workspace():
+            self.app.push_screen(FilePicker("Choose a text file to translate (one segment per line)",
+                                            self.app.start_dir), self._file_chosen)
+
+    def _file_chosen(self, path: Optional[Path]) -> None:
+        if path is not None:
+            self.translate_file(path)
+
+    def translate_file(self, path: Path) -> None:
+        self.query_one(ProgressPanel).start(f"Translating {path.name}")
+        self.translate_file_worker(path, self.languages()[1], self.query_one("#use-glossary", Checkbox).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="translate file", group="translate")
+    def translate_file_worker(self, path: Path, to: str, glossary: bool) -> None:
+        from kit.errors import InputFormatError
+        from kit.fsutil import atomic_path
+
+        infer = kit_module("infer")
+        cancel = self.new_cancel_token()
+        progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
+        with self.thread_workspace() as ws:
+            out = ws.exports_dir / f"{path.stem}.{to}{path.suffix or '.txt'}"
+            own = getattr(infer, "translate_file", None)
+            if own is not None:
+                result = own(ws, path, out, to=to, glossary=glossary, progress=progress, cancel=cancel)
+                out = Path(getattr(result, "path", None) or (result.get("path") if isinstance(result, dict) else out))
+            else:
+                try:
+                    lines = path.read_text(encoding="utf-8").splitlines()
+                except UnicodeDecodeError as err:
+                    raise InputFormatError(path, 0, f"not UTF-8 text ({err.reason})") from err
+                with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                    for i, line in enumerate(lines):
+                        cancel.check()
+                        text = unpack(infer.translate(ws, line, to=to, glossary=glossary))[0] if line.strip() else ""
+                        f.write(text.replace("\n", " ") + "\n")
+                        emit(progress, "translate file", i + 1, len(lines))
+        self.app.call_from_thread(self._file_done, out)
+
+    def _file_done(self, out: Path) -> None:
+        self.query_one(ProgressPanel).finish(f"written to {out}")
+        self.notify(f"Translation written to {out}")
+
+    def job_failed(self, worker, error) -> None:
+        self.query_one(ProgressPanel).stopped(f"stopped: {error}")
