@@ -1,0 +1,83 @@
+"""What the format readers produce: entries, parallel segments and rejected lines.
+
+Each reader turns one file into a :class:`Source` (where it came from, which languages,
+licence) and a stream of records. Readers never raise on a bad line: they yield a
+:class:`Reject`, and the store decides whether that aborts the import (the default) or
+goes to the ``--skip-bad`` file. That keeps the all-or-nothing rule in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional, Union
+
+
+@dataclass
+class Entry:
+    """One headword→translation pair of a dictionary (text as found in the file)."""
+
+    headword: str
+    translation: str
+    pos: Optional[str] = None
+    sense: Optional[int] = None
+    line: Optional[int] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Segment:
+    """One parallel (source, target) pair or, with ``source_text=None``, a monolingual line."""
+
+    source_text: Optional[str]
+    target_text: str
+    line: Optional[int] = None
+
+
+@dataclass
+class Reject:
+    """A line the reader could not use: ``FILE:LINE: expected …, found …``."""
+
+    line: Optional[int]
+    reason: str
+    raw: str = ""
+
+
+Record = Union[Entry, Segment, Reject]
+
+
+@dataclass
+class Source:
+    """Provenance of one file: how it was read, in which languages, under which licence.
+
+    ``kind`` is ``dictionary`` (records are :class:`Entry`) or ``parallel``/``mono``
+    (records are :class:`Segment`). For a dictionary, ``headword_lang`` is the language of
+    the headwords; for segments it is the source-text language.
+    """
+
+    path: str
+    format: str
+    kind: str
+    headword_lang: Optional[str] = None
+    translation_lang: Optional[str] = None
+    name: Optional[str] = None
+    licence: Optional[str] = None
+    url: Optional[str] = None
+    description: Optional[str] = None
+    sha256: Optional[str] = None
+    records: Iterator[Record] = field(default_factory=lambda: iter(()))
+
+
+def accepted(records: Iterator[Record], path: str, rejects: Optional[list[Reject]]) -> Iterator[Union[Entry, Segment]]:
+    """Pass good records through; a :class:`Reject` aborts (``rejects is None``) or is collected.
+
+    Raising here, inside the importer's transaction, is what rolls the whole import back.
+    """
+    from ..errors import InputFormatError
+
+    for record in records:
+        if isinstance(record, Reject):
+            if rejects is None:
+                raise InputFormatError(path, record.line, record.reason)
+            rejects.append(record)
+        else:
+            yield record
