@@ -1,0 +1,268 @@
+"""Trans-tokenization: give the source model the target tokenizer's vocabulary.
+
+The stage (``transtokenize``) reads the source model, the newest target tokenizer, the
+dictionary and the parallel training text from the workspace; gathers evidence per kind
+(``evidence.py``, with the aligner in ``align.py``); combines it into a sparse
+:class:`TokenMapping` (``mapping.py``); and writes ``models/transtok-<method>/`` with
+:class:`EmbeddingInit` (``init.py``). Methods: ``transtok`` (all evidence, default),
+``fvt``, ``mean``, ``random`` — each a complete initialisation so they can be compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import TaalkitError, WorkspaceError
+from ..fsutil import atomic_path
+from ..progress import CancelToken, ProgressCallback, emit
+from ..workspace import Workspace, now
+from .init import EmbeddingInit, mapping_dir
+from .mapping import METHODS, TokenMapping
+
+__all__ = ["transtokenize", "build_mapping", "TokenMapping", "EmbeddingInit", "METHODS", "load_mapping"]
+
+STAGE = "transtokenize"
+
+
+def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "auto", tokenizer=None,
+                  source_model=None, progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[CancelToken] = None, iterations: int = 5,
+                  dictionary_weight: float = 1.0, min_share: float = 0.0, seed: int = 0) -> dict:
+    """Build ``models/transtok-<method>/`` and record it; returns the new ``models`` row.
+
+    ``tokenizer``/``source_model`` override the workspace's newest ones: a DB row, a row
+    name, or a folder path. Also writes a ``mappings`` row whose ``stats`` hold the
+    coverage per evidence kind, the fallback count and the wall times.
+    """
+    if method not in METHODS:
+        raise TaalkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check = cancel.check if cancel is not None else (lambda: None)
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    total = 4
+
+    emit(progress, STAGE, 0, total, "loading source model and tokenizers")
+    src_row, src_dir = _resolve_source(ws, source_model)
+    tok_row, tok_dir = _resolve_tokenizer(ws, tokenizer)
+    device = _resolve_device(device)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source_tok = AutoTokenizer.from_pretrained(src_dir, local_files_only=True)
+    target_tok = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
+    _require_fast(source_tok, src_dir)
+    _require_fast(target_tok, tok_dir)
+    model = AutoModelForCausalLM.from_pretrained(src_dir, local_files_only=True, dtype="float32")
+    n_source = model.get_input_embeddings().weight.shape[0]
+    times["load_s"] = time.perf_counter() - t0
+    check()
+
+    emit(progress, STAGE, 1, total, "gathering evidence and aligning")
+    t1 = time.perf_counter()
+    mapping = build_mapping(ws, method, source_tok, target_tok, n_source=n_source, iterations=iterations,
+                            dictionary_weight=dictionary_weight, min_share=min_share, check=check,
+                            times=times)
+    times["mapping_s"] = time.perf_counter() - t1
+    check()
+
+    emit(progress, STAGE, 2, total, f"initialising embeddings ({method})",
+         fallback=mapping.stats.get("fallback", 0))
+    t2 = time.perf_counter()
+    out_dir = ws.models_dir / f"transtok-{method}"
+    with atomic_path(out_dir) as tmp:
+        facts = EmbeddingInit(mapping, seed=seed, device=device).build(model, source_tok, target_tok, tmp)
+        times["init_s"] = time.perf_counter() - t2
+        check()
+        emit(progress, STAGE, 3, total, "saving mapping")
+        mapping.stats["times"] = {k: round(v, 3) for k, v in times.items()}
+        mapping.save(mapping_dir(tmp))
+    times["total_s"] = time.perf_counter() - t0
+    mapping.stats["times"] = {k: round(v, 3) for k, v in times.items()}
+    row = _record(ws, method, out_dir, src_row, src_dir, tok_row, facts, mapping, target_tok)
+    emit(progress, STAGE, total, total, f"wrote {ws.relative(out_dir)}", seconds=round(times["total_s"], 1))
+    return row
+
+
+def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target_tokenizer, *,
+                  n_source: Optional[int] = None, dictionary: Optional[list[tuple[int, str, str]]] = None,
+                  parallel: Optional[list[tuple[int, str, str]]] = None, iterations: int = 5,
+                  dictionary_weight: float = 1.0, min_share: float = 0.0, check=None,
+                  times: Optional[dict] = None) -> TokenMapping:
+    """Gather the evidence ``method`` needs and combine it into a :class:`TokenMapping`.
+
+    ``dictionary``/``parallel`` are ``(row_id, source_text, target_text)`` lists; by default
+    they are read from the workspace (``entries`` in the source⇄target direction, and
+    ``segments`` of kind parallel in the train split).
+    """
+    from . import evidence as ev
+
+    times = times if times is not None else {}
+    t = time.perf_counter()
+    target_pieces = _pieces(target_tokenizer)
+    n_target = len(target_pieces)
+    source_texts = _pad(ev.token_texts(source_tokenizer), n_source)
+    n_source = len(source_texts)
+    target_texts = _pad(ev.token_texts(target_tokenizer), n_target)
+    evidence = {"pinned": ev.pinned_evidence(source_tokenizer, target_tokenizer, n_source, n_target)}
+    pinned_ids = evidence["pinned"].covered
+    if method in ("fvt", "transtok"):
+        evidence["fvt"] = ev.fvt_evidence(target_texts, source_tokenizer, n_source)
+    times["token_texts_s"] = time.perf_counter() - t
+    info: dict[str, Any] = {}
+    if method == "transtok":
+        t = time.perf_counter()
+        if dictionary is None:
+            dictionary = dictionary_pairs(ws) if ws is not None else []
+        if parallel is None:
+            parallel = parallel_segments(ws) if ws is not None else []
+        sets = []
+        if dictionary:
+            rows, src, tgt = zip(*dictionary)
+            sets.append(ev.dictionary_pairs(rows, src, tgt))
+        if parallel:
+            rows, src, tgt = zip(*parallel)
+            sets.append(ev.PairSet("parallel", rows, src, tgt))
+        aligned, info = ev.aligned_evidence(sets, source_tokenizer, target_tokenizer, n_source, n_target,
+                                            iterations=iterations, check=check)
+        evidence.update(aligned)
+        evidence["identical"] = ev.identical_evidence(target_texts, source_texts, exclude=pinned_ids)
+        info.update(dictionary_entries=len(dictionary), parallel_segments=len(parallel))
+        times["align_s"] = time.perf_counter() - t
+    mapping = TokenMapping.combine(method, evidence, target_pieces=target_pieces, target_texts=target_texts,
+                                   source_texts=source_texts, dictionary_weight=dictionary_weight,
+                                   min_share=min_share)
+    mapping.stats.update(info)
+    mapping.stats["iterations"] = iterations
+    return mapping
+
+
+def load_mapping(ws: Workspace, method: str = "transtok") -> TokenMapping:
+    """The mapping saved with ``models/transtok-<method>/`` (for ``explain``)."""
+    row = ws.db.execute("select path from models where name = ?", [f"transtok-{method}"]).fetchone()
+    folder = (ws.root / row[0]) if row else ws.models_dir / f"transtok-{method}"
+    return TokenMapping.load(mapping_dir(folder))
+
+
+# -- workspace inputs ---------------------------------------------------------------
+def dictionary_pairs(ws: Workspace) -> list[tuple[int, str, str]]:
+    """``(entry id, source text, target text)`` for entries between the workspace's two languages."""
+    src, tgt = ws.source_lang, ws.target_lang
+    rows = ws.db.execute(
+        "select id, headword, translation, headword_lang, translation_lang from entries "
+        "where (headword_lang = ? and translation_lang = ?) or (headword_lang = ? and translation_lang = ?) "
+        "order by id", [tgt, src, src, tgt]).fetchall()
+    seen, out = set(), []
+    for rid, head, trans, hl, _tl in rows:
+        s, t = (trans, head) if hl == tgt else (head, trans)
+        s, t = (s or "").strip(), (t or "").strip()
+        if s and t and (s, t) not in seen:
+            seen.add((s, t))
+            out.append((rid, s, t))
+    return out
+
+
+def parallel_segments(ws: Workspace, split: str = "train") -> list[tuple[int, str, str]]:
+    """``(segment id, source text, target text)`` of the parallel training segments."""
+    rows = ws.db.execute(
+        "select id, source_text, target_text from segments where kind = 'parallel' and split = ? "
+        "order by id", [split]).fetchall()
+    return [(rid, s, t) for rid, s, t in rows if s and t and s.strip() and t.strip()]
+
+
+def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:
+    if source_model is None:
+        row = ws.latest_model("source")
+        if row is None:
+            raise WorkspaceError("no source model in this workspace; add one with 'taalkit model add'")
+        return row, ws.model_dir(row)
+    if isinstance(source_model, dict):
+        return source_model, ws.model_dir(source_model)
+    path = Path(source_model)
+    if path.exists():
+        return None, path
+    row = ws.db.execute("select * from models where name = ?", [str(source_model)]).fetchone()
+    if row is None:
+        raise WorkspaceError(f"no model folder or model named {source_model!r}")
+    cols = [c[0] for c in ws.db.execute("select * from models limit 0").description]
+    row = dict(zip(cols, row))
+    return row, ws.model_dir(row)
+
+
+def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
+    cols = [c[0] for c in ws.db.execute("select * from tokenizers limit 0").description]
+    if tokenizer is None:
+        row = ws.db.execute("select * from tokenizers order by id desc limit 1").fetchone()
+        if row is None:
+            raise WorkspaceError("no target tokenizer in this workspace; train one with 'taalkit tokenizer train'")
+    elif isinstance(tokenizer, dict):
+        return tokenizer, ws.root / tokenizer["path"]
+    elif Path(tokenizer).exists():
+        return None, Path(tokenizer)
+    else:
+        row = ws.db.execute("select * from tokenizers where name = ?", [str(tokenizer)]).fetchone()
+        if row is None:
+            raise WorkspaceError(f"no tokenizer folder or tokenizer named {tokenizer!r}")
+    row = dict(zip(cols, row))
+    path = Path(row["path"])
+    return row, path if path.is_absolute() else ws.root / path
+
+
+def _resolve_device(device: str) -> str:
+    try:
+        from ..models import resolve_device  # the models stage owns device policy
+    except ImportError:
+        resolve_device = None
+    if resolve_device is not None:
+        return resolve_device(device)
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _require_fast(tok, where) -> None:
+    if not getattr(tok, "is_fast", False):
+        raise TaalkitError(f"the tokenizer in {where} has no tokenizer.json (a fast tokenizer is needed)")
+
+
+def _pieces(tokenizer) -> list[str]:
+    vocab = tokenizer.get_vocab()
+    n = max(len(tokenizer), max(vocab.values()) + 1)
+    pieces = [""] * n
+    for piece, i in vocab.items():
+        pieces[i] = piece
+    return pieces
+
+
+def _pad(texts: list[str], n: Optional[int]) -> list[str]:
+    if n is None:
+        return texts
+    return (texts + [""] * (n - len(texts)))[:n]
+
+
+def _record(ws: Workspace, method, out_dir, src_row, src_dir, tok_row, facts, mapping, target_tok) -> dict:
+    name = f"transtok-{method}"
+    with ws.db.conn:
+        ws.db.execute("delete from models where name = ?", [name])
+        model_id = ws.db["models"].insert({
+            "name": name, "role": "transtok", "path": ws.relative(out_dir),
+            "architecture": (src_row or {}).get("architecture"), "parameters": facts["parameters"],
+            "vocab_size": facts["vocab_size"], "hidden_size": facts["hidden_size"], "tied": int(facts["tied"]),
+            "chat_template": getattr(target_tok, "chat_template", None),
+            "licence": (src_row or {}).get("licence"), "source_path": str(src_dir),
+            "parent_id": (src_row or {}).get("id"), "method": method, "created_at": now(),
+            "extra": json.dumps({"tokenizer_id": (tok_row or {}).get("id"),
+                                 "fallback": mapping.stats.get("fallback", 0)}),
+        }).last_pk
+        ws.db["mappings"].insert({
+            "source_model_id": (src_row or {}).get("id"), "tokenizer_id": (tok_row or {}).get("id"),
+            "method": method, "path": ws.relative(mapping_dir(out_dir)),
+            "stats": json.dumps(mapping.stats), "created_at": now(),
+        })
+    row = ws.db.execute("select * from models where id = ?", [model_id]).fetchone()
+    cols = [c[0] for c in ws.db.execute("select * from models limit 0").description]
+    return dict(zip(cols, row))
