@@ -345,7 +345,19 @@ def run_row_summary(run: FinetuneRun, bpc_end: Optional[float]) -> dict:
         "elapsed_s": round(run.elapsed, 3), "documents": len(run.text.documents),
         "target_texts": run.text.target_count, "translation_prompts": run.text.prompt_count,
         "heldout_texts": len(run.text.heldout), "blocks": len(run.blocks),
+        "peak_rss_bytes": _peak_rss(),
     }
+
+
+def _peak_rss() -> Optional[int]:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, batch_size, seq_len,
