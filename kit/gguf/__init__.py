@@ -1,0 +1,154 @@
+"""Export a workspace model to GGUF for llama.cpp, quantize it, and verify it.
+
+The stage: ``export_model(ws)`` takes the newest model (fine-tuned, else trans-tokenized,
+else the source), writes an F16 GGUF with the kit's own writer (llama.cpp's converter
+refuses new tokenizers), quantizes it with llama.cpp in-process, checks the result with
+llama.cpp against the PyTorch model, and records a row in ``exports``.
+
+Modules: :mod:`.vocab` (tokenizer metadata), :mod:`.writer` (tensors + card),
+:mod:`.quantize` (llama.cpp quantization, size table), :mod:`.verify` (the checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from ..errors import TaalkitError, WorkspaceError
+from ..progress import CancelToken, ProgressCallback
+
+__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts"]
+
+
+def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
+    """See :func:`kit.gguf.verify.verify_gguf` (imported lazily: it pulls in llama_cpp)."""
+    from .verify import verify_gguf as _verify
+
+    return _verify(path, hf_dir, texts, **kw)
+
+
+def _resolve_model(ws, model: Union[None, str, int, dict]) -> dict:
+    if isinstance(model, dict):
+        return model
+    if model is None:
+        row = ws.latest_model("finetuned", "transtok", "source")
+        if row is None:
+            raise WorkspaceError("the workspace has no model yet; add one with 'taalkit model add'")
+        return row
+    column = "id" if isinstance(model, int) else "name"
+    rows = list(ws.db.query(f"select * from models where {column} = ?", [model]))
+    if not rows:
+        names = [r["name"] for r in ws.db.query("select name from models order by id")]
+        raise WorkspaceError(f"no model {model!r} in the workspace; known: {', '.join(names) or 'none'}")
+    return rows[0]
+
+
+def model_card(ws, row: dict):
+    """The GGUF's self-description from the workspace: languages, lineage, licence, sources used."""
+    from .writer import ModelCard
+
+    lineage, seen, cur = [], set(), row
+    while cur and cur.get("parent_id") and cur["parent_id"] not in seen:
+        seen.add(cur["parent_id"])
+        parents = list(ws.db.query("select * from models where id = ?", [cur["parent_id"]]))
+        cur = parents[0] if parents else None
+        if cur:
+            lineage.append(cur)
+    root = lineage[-1] if lineage else row
+    bases = [p["name"] for p in lineage]
+    if root.get("source_path") and root is not row:
+        bases.append(Path(str(root["source_path"])).stem)
+    licence = row.get("licence") or root.get("licence")
+    dictionaries = [r["name"] for r in ws.db.query("select name from dictionaries order by id") if r["name"]]
+    corpora = [r["name"] for r in ws.db.query("select name from corpora order by id") if r["name"]]
+    langs = [x for x in (ws.source_lang, ws.target_lang) if x]
+    return ModelCard(
+        name=f"{ws.name} {row['name']}", languages=langs, base_models=list(dict.fromkeys(bases)),
+        licence=licence, dictionaries=list(dict.fromkeys(dictionaries)), corpora=list(dict.fromkeys(corpora)),
+        description=f"taalkit {row.get('role', 'model')} model for {'→'.join(langs)}",
+    )
+
+
+def heldout_texts(ws, limit: int = 40) -> list[str]:
+    """Target-language held-out text (the text no stage trained on), for verification."""
+    rows = ws.db.execute(
+        "select target_text from segments where split = 'heldout' and target_text is not null "
+        "and trim(target_text) != '' order by id limit ?", [limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def list_quants(model_dir: os.PathLike | str) -> list[dict]:
+    """Expected file size per quantization type for this model, with k-quant fallback warnings."""
+    from .quantize import TensorShape, quant_table
+    from .writer import plan_tensors
+
+    plan, _ = plan_tensors(Path(model_dir))
+    shapes = []
+    for t in plan:
+        n = 1
+        for d in t.shape:
+            n *= d
+        shapes.append(TensorShape(t.gguf_name, int(t.shape[-1]), n))
+    return quant_table(shapes)
+
+
+def _fresh(gguf_path: Path, model_dir: Path) -> bool:
+    """An F16 reference already written from these exact weights can be reused."""
+    if not gguf_path.exists():
+        return False
+    newest = max((p.stat().st_mtime for p in model_dir.iterdir() if p.is_file()), default=0)
+    return gguf_path.stat().st_mtime >= newest
+
+
+def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = "Q8_0",
+                 out: Optional[os.PathLike | str] = None, verify: bool = True,
+                 progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
+    """Write ``model`` (default: the newest) as ``gguf/<name>-<quant>.gguf`` and record it.
+
+    F16/F32 are written directly; other types are quantized by llama.cpp from an F16
+    reference kept beside them (``<name>-F16.gguf``), which verification compares against.
+    Returns the new ``exports`` row, with ``verification`` decoded to a dict.
+    """
+    from ..fsutil import sha256_file
+    from ..workspace import now
+    from .quantize import quant_type, quantize_gguf
+    from .writer import write_gguf
+
+    quant = quant.upper()
+    if quant != "F32":
+        quant_type(quant)  # unknown names fail before any work
+    row = _resolve_model(ws, model)
+    model_dir = ws.model_dir(row)
+    if not model_dir.is_dir():
+        raise WorkspaceError(f"model {row['name']!r} points at {model_dir}, which is missing")
+    stem = row["name"]
+    target = Path(out) if out else ws.gguf_dir / f"{stem}-{quant}.gguf"
+    if target.suffix != ".gguf":
+        raise TaalkitError(f"{target}: the output file name must end in .gguf")
+    card = model_card(ws, row)
+
+    reference = None
+    if quant in ("F16", "F32"):
+        write_gguf(model_dir, target, out_type=quant, card=card, progress=progress, cancel=cancel)
+        quant_info = None
+    else:
+        reference = ws.gguf_dir / f"{stem}-F16.gguf"
+        if not _fresh(reference, model_dir):
+            write_gguf(model_dir, reference, out_type="F16", card=card, progress=progress, cancel=cancel)
+        quant_info = quantize_gguf(reference, target, quant, progress=progress, cancel=cancel)
+
+    verification: dict = {}
+    if quant_info:
+        verification["quantize"] = {k: quant_info[k] for k in ("expected_bytes", "seconds", "tensor_types", "fallbacks")}
+    if verify:
+        verification.update(verify_gguf(target, model_dir, heldout_texts(ws), reference=reference,
+                                        progress=progress, cancel=cancel))
+    record = {
+        "model_id": row["id"], "path": ws.relative(target), "quant": quant,
+        "size_bytes": target.stat().st_size, "sha256": sha256_file(target),
+        "verification": json.dumps(verification, ensure_ascii=False), "created_at": now(),
+    }
+    record["id"] = ws.db["exports"].insert(record).last_pk
+    return {**record, "verification": verification}

@@ -1,0 +1,239 @@
+"""Quantize an F16/F32 GGUF with llama.cpp, in-process, and say beforehand what it will cost.
+
+Why in-process: ``llama_cpp.llama_model_quantize`` is the same code as llama.cpp's
+``llama-quantize`` tool, so the kit needs no external binary. Two choices are the
+kit's own (METHOD.md, "Quantizing an adapted model"):
+
+- for 4-bit types, ``token_embd`` and ``output`` stay at Q8_0: they are exactly what
+  trans-tokenization changed, and a 135M model is sensitive to their precision;
+- k-quants work on 256-wide super-blocks; SmolLM2's hidden size 576 is not a multiple of
+  256, so llama.cpp falls back to a legacy type for most matrices. We predict those
+  fallbacks from the tensor shapes and warn, instead of letting a "Q4_K_M" silently be
+  mostly Q5_0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..errors import TaalkitError
+from ..fsutil import atomic_path, human_bytes, require_free_disk
+from ..progress import CancelToken, ProgressCallback, emit
+
+
+@dataclass(frozen=True)
+class QuantType:
+    name: str
+    ftype: str           # llama_cpp.LLAMA_FTYPE_* constant name
+    tensor_type: str     # what most matrices become
+    block: int           # elements per block (a row must be a multiple)
+    bits: float          # bits per weight of ``tensor_type``
+    four_bit: bool
+    note: str
+
+
+# Bits per weight = block bytes * 8 / block elements (ggml's type traits).
+BITS = {"F32": 32.0, "F16": 16.0, "Q8_0": 8.5, "Q6_K": 6.5625, "Q5_1": 6.0, "Q5_0": 5.5, "Q5_K": 5.5,
+        "Q4_1": 5.0, "Q4_0": 4.5, "Q4_K": 4.5}
+BLOCK = {"F32": 1, "F16": 1, "Q8_0": 32, "Q6_K": 256, "Q5_1": 32, "Q5_0": 32, "Q5_K": 256,
+         "Q4_1": 32, "Q4_0": 32, "Q4_K": 256}
+# llama.cpp's replacement when a row is not a multiple of the k-quant super-block.
+K_FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
+
+QUANT_TYPES: dict[str, QuantType] = {q.name: q for q in (
+    QuantType("F16", "LLAMA_FTYPE_MOSTLY_F16", "F16", 1, 16.0, False, "reference; no loss"),
+    QuantType("Q8_0", "LLAMA_FTYPE_MOSTLY_Q8_0", "Q8_0", 32, 8.5, False, "near-lossless; the default"),
+    QuantType("Q6_K", "LLAMA_FTYPE_MOSTLY_Q6_K", "Q6_K", 256, 6.5625, False, "k-quant"),
+    QuantType("Q5_1", "LLAMA_FTYPE_MOSTLY_Q5_1", "Q5_1", 32, 6.0, False, "legacy 5-bit with offset"),
+    QuantType("Q5_0", "LLAMA_FTYPE_MOSTLY_Q5_0", "Q5_0", 32, 5.5, False, "legacy 5-bit"),
+    QuantType("Q5_K_M", "LLAMA_FTYPE_MOSTLY_Q5_K_M", "Q5_K", 256, 5.5, False, "k-quant mix"),
+    QuantType("Q4_1", "LLAMA_FTYPE_MOSTLY_Q4_1", "Q4_1", 32, 5.0, True, "legacy 4-bit with offset"),
+    QuantType("Q4_0", "LLAMA_FTYPE_MOSTLY_Q4_0", "Q4_0", 32, 4.5, True, "smallest that behaves"),
+    QuantType("Q4_K_M", "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q4_K", 256, 4.5, True, "k-quant mix"),
+)}
+
+
+def quant_type(name: str) -> QuantType:
+    key = name.upper()
+    if key not in QUANT_TYPES:
+        raise TaalkitError(f"unknown quantization {name!r}; choose one of {', '.join(QUANT_TYPES)}")
+    return QUANT_TYPES[key]
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """A tensor as llama.cpp sees it: ``row`` = ne[0], the length quantization blocks run along."""
+
+    name: str
+    row: int
+    elements: int
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.elements != self.row
+
+
+def gguf_tensor_shapes(path: os.PathLike | str) -> list[TensorShape]:
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    return [TensorShape(t.name, int(t.shape[0]), int(t.n_elements)) for t in reader.tensors]
+
+
+def _more_bits(layer: int, n_layer: int) -> bool:
+    # llama.cpp's use_more_bits: first and last eighth of layers, and every third between.
+    return layer < n_layer // 8 or layer >= 7 * n_layer // 8 or (layer - n_layer // 8) % 3 == 2
+
+
+def planned_types(shapes: Iterable[TensorShape], quant: str, *,
+                  keep_embeddings_q8: Optional[bool] = None) -> dict[str, str]:
+    """The type each tensor is expected to get (an estimate of llama.cpp's own rules)."""
+    q = quant_type(quant)
+    shapes = list(shapes)
+    keep = q.four_bit if keep_embeddings_q8 is None else keep_embeddings_q8
+    n_layer = 1 + max((int(s.name.split(".")[1]) for s in shapes if s.name.startswith("blk.")), default=0)
+    tied = not any(s.name == "output.weight" for s in shapes)
+    types = {}
+    for s in shapes:
+        if not s.is_matrix:
+            types[s.name] = "F32"
+            continue
+        t = q.tensor_type
+        if q.name in ("Q4_K_M", "Q5_K_M") and s.name.startswith("blk.") and (
+                s.name.endswith("attn_v.weight") or s.name.endswith("ffn_down.weight")):
+            if _more_bits(int(s.name.split(".")[1]), n_layer):
+                t = "Q6_K"
+        if s.name in ("token_embd.weight", "output.weight"):
+            if keep:
+                t = "Q8_0"
+            elif q.name in ("Q4_K_M", "Q5_K_M") and (s.name == "output.weight" or tied):
+                t = "Q6_K"
+        if s.row % BLOCK[t]:
+            t = K_FALLBACK.get(t, "F16")
+        types[s.name] = t
+    return types
+
+
+def expected_size(shapes: Iterable[TensorShape], quant: str, **kw) -> int:
+    shapes = list(shapes)
+    types = planned_types(shapes, quant, **kw)
+    return int(sum(s.elements * BITS[types[s.name]] / 8 for s in shapes))
+
+
+def k_quant_fallbacks(shapes: Iterable[TensorShape], quant: str, **kw) -> dict[str, int]:
+    """``{"Q4_K->Q5_0": n}``: how many matrices a k-quant will not get, because rows ∤ 256."""
+    q = quant_type(quant)
+    counts: dict[str, int] = {}
+    if not q.tensor_type.endswith("_K"):
+        return counts
+    for s in shapes:
+        if s.is_matrix and s.row % 256:
+            key = f"{q.tensor_type}->{K_FALLBACK[q.tensor_type]}"
+            counts[key] = counts.get(key, 0) + 1
+    # Tensors the plan already put at Q8_0/Q6_K for other reasons are counted too: the point is
+    # the share of the model that is not the k-quant the name promises.
+    return counts
+
+
+def quant_table(shapes: Iterable[TensorShape], **kw) -> list[dict]:
+    """One row per type: expected bytes and the fallback warning, for ``export --list-quants``."""
+    shapes = list(shapes)
+    rows = []
+    for name, q in QUANT_TYPES.items():
+        fallbacks = k_quant_fallbacks(shapes, name)
+        n_mat = sum(1 for s in shapes if s.is_matrix)
+        warning = ""
+        if fallbacks:
+            n = sum(fallbacks.values())
+            warning = (f"{n} of {n_mat} matrices fall back ({', '.join(fallbacks)}): rows are not a "
+                       "multiple of 256")
+        rows.append({"quant": name, "expected_bytes": expected_size(shapes, name, **kw),
+                     "note": q.note, "warning": warning})
+    return rows
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """llama.cpp logs on fd 2; keep it off the user's terminal but available for errors."""
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield sink
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def quantize_gguf(src: os.PathLike | str, out: os.PathLike | str, quant: str = "Q8_0", *,
+                  keep_embeddings_q8: Optional[bool] = None, nthread: Optional[int] = None,
+                  progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[CancelToken] = None) -> dict:
+    """Quantize the F16/F32 GGUF ``src`` to ``out`` with llama.cpp.
+
+    Returns ``{"path", "quant", "bytes", "expected_bytes", "seconds", "tensor_types", "fallbacks"}``
+    where ``tensor_types`` counts the types llama.cpp actually wrote.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    q = quant_type(quant)
+    src, out = Path(src), Path(out)
+    if not src.exists():
+        raise TaalkitError(f"{src}: no such GGUF file")
+    shapes = gguf_tensor_shapes(src)
+    bad = [s.name for s in shapes if s.is_matrix and s.row % 32]
+    if bad and q.block > 1:
+        raise TaalkitError(f"{src}: {bad[0]} has rows of {next(s.row for s in shapes if s.name == bad[0])}, "
+                           f"not a multiple of 32; {q.name} cannot store it (use F16)")
+    keep = q.four_bit if keep_embeddings_q8 is None else keep_embeddings_q8
+    # Metadata (vocabulary, merges, template) is copied as is: add the source's non-tensor bytes.
+    expected = expected_size(shapes, q.name, keep_embeddings_q8=keep) + _metadata_bytes(src)
+    require_free_disk(out.parent, expected + 16 * 2**20, f"the {q.name} GGUF")
+    if cancel is not None:
+        cancel.check()
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, q.ftype)
+    params.nthread = nthread or min(2, os.cpu_count() or 1)
+    if keep:
+        params.token_embedding_type = llama_cpp.GGML_TYPE_Q8_0
+        params.output_tensor_type = llama_cpp.GGML_TYPE_Q8_0
+    emit(progress, "quantize", 0, 1, f"{q.name}: about {human_bytes(expected)}")
+    started = time.perf_counter()
+    with atomic_path(out) as tmp:
+        with _captured_stderr() as log:
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+            log.seek(0)
+            tail = [line for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        if rc != 0 or not tmp.exists():
+            raise TaalkitError(f"llama.cpp could not quantize {src.name} to {q.name}: "
+                               f"{tail[-1] if tail else f'return code {rc}'}")
+    seconds = time.perf_counter() - started
+    written = _type_counts(out)
+    emit(progress, "quantize", 1, 1, f"{q.name}: {human_bytes(out.stat().st_size)}")
+    return {"path": str(out), "quant": q.name, "bytes": out.stat().st_size, "expected_bytes": expected,
+            "seconds": round(seconds, 3), "tensor_types": written,
+            "fallbacks": k_quant_fallbacks(shapes, q.name)}
+
+
+def _metadata_bytes(path: Path) -> int:
+    from gguf import GGUFReader
+
+    return max(0, path.stat().st_size - sum(int(t.n_bytes) for t in GGUFReader(str(path)).tensors))
+
+
+def _type_counts(path: Path) -> dict[str, int]:
+    from gguf import GGUFReader
+
+    counts: dict[str, int] = {}
+    for t in GGUFReader(str(path)).tensors:
+        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    return counts
