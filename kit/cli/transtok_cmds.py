@@ -1,3 +1,92 @@
-"""Verbs of this stage (filled in by the issue that builds the stage)."""
+"""``taalkit transtokenize``: give the source model the target vocabulary; ``explain TOKEN``: why."""
 
-from . import main  # noqa: F401
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main
+from .common import ProgressPrinter, open_workspace
+
+METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
+
+
+@main.group("transtokenize", invoke_without_command=True)
+@click.option("--method", "-m", type=click.Choice(METHOD_CHOICES), default="transtok", show_default=True,
+              help="transtok = dictionary + parallel + identical evidence; the others are baselines.")
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda", "mps")), default="auto", show_default=True)
+@click.option("--iterations", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="EM iterations of the word aligner.")
+@click.pass_context
+def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int) -> None:
+    """Map target tokens to source tokens and initialise the new embeddings.
+
+    Writes models/transtok-METHOD/ (a normal Hugging Face model folder with the target
+    tokenizer) and records how many tokens each kind of evidence covered.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..transtok import transtokenize
+
+    ws = open_workspace(ctx)
+    row = transtokenize(ws, method=method, device=device, iterations=iterations, progress=ProgressPrinter())
+    stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
+    click.echo(f"wrote {row['path']}  (vocab {row['vocab_size']}, method {method})")
+    click.echo(_summary(stats))
+
+
+def _summary(stats: dict) -> str:
+    n = stats.get("target_vocab", 0) or 1
+    parts = [f"{kind} {stats[f'covered_{kind}']}" for kind in ("dictionary", "parallel", "identical", "pinned")
+             if f"covered_{kind}" in stats]
+    lines = []
+    if parts:
+        lines.append("tokens with evidence: " + ", ".join(parts) + f" (of {stats.get('target_vocab')})")
+    lines.append(f"rows from: evidence {stats.get('rows_evidence', 0)}, pinned {stats.get('rows_pinned', 0)}, "
+                 f"fvt {stats.get('rows_fvt', 0)}, mean {stats.get('rows_mean', 0)}, "
+                 f"random {stats.get('rows_random', 0)}")
+    if stats.get("fallback"):
+        lines.append(f"fell back (no dictionary/parallel/identical evidence): {stats['fallback']} "
+                     f"({100 * stats['fallback'] / n:.1f}%)")
+    times = stats.get("times", {})
+    if times:
+        lines.append("seconds: " + ", ".join(f"{k[:-2]} {v:.1f}" for k, v in times.items()))
+    return "\n".join(lines)
+
+
+@transtokenize_cmd.command("explain")
+@click.argument("token")
+@click.option("--method", "-m", type=click.Choice(METHOD_CHOICES), default="transtok", show_default=True)
+@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.pass_context
+def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
+    """Show which source tokens TOKEN was built from, and the entries/segments behind them.
+
+    TOKEN is a target token as the tokenizer writes it ('Ġcath'), its text ('cath' is
+    tried as ' cath' too) or its id.
+    """
+    from ..transtok import load_mapping
+
+    ws = open_workspace(ctx)
+    mapping = load_mapping(ws, method)
+    exp = mapping.explain(token, top=top)
+    click.echo(f"target token {exp.target_id} {exp.target_piece!r} = {exp.target_text!r}; "
+               f"row from {exp.decided_by}")
+    if not exp.sources:
+        click.echo("  (no source tokens: initialised with the source mean or at random)")
+    for sw in exp.sources:
+        counts = ", ".join(f"{k} {v:g}" for k, v in sw.counts.items())
+        click.echo(f"  {sw.weight:6.3f}  {sw.source_text!r:<20} [{counts}]")
+        for kind, row_id in sw.examples.items():
+            click.echo(f"          {kind}: {_example_text(ws, kind, row_id)}")
+
+
+def _example_text(ws, kind: str, row_id: int) -> str:
+    if kind == "dictionary":
+        r = ws.db.execute("select headword, translation from entries where id = ?", [row_id]).fetchone()
+        return f"entry {row_id}: {r[0]} ⇄ {r[1]}" if r else f"entry {row_id}"
+    if kind == "parallel":
+        r = ws.db.execute("select source_text, target_text from segments where id = ?", [row_id]).fetchone()
+        return f"segment {row_id}: {r[0]!r} ⇄ {r[1]!r}" if r else f"segment {row_id}"
+    return f"row {row_id}"

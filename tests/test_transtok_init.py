@@ -1,0 +1,240 @@
+"""Trans-tokenization end to end on tiny real models: exact rows, means, specials, round trip, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import TINY_ENGLISH, build_tiny_llama, train_tiny_bpe
+
+from kit.transtok import TokenMapping, build_mapping, transtokenize
+
+WELSH = [
+    "Mae'r ffenestr ar gau.", "Mae ci yn y parc.", "Agorwch y ffeil a chadw hi.", "Bore da, athro.",
+    "Dwr, bara a chaws.", "Anfonwch y neges at eich ffrind.", "ffenestr ci ffenestr ci",
+] * 6
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+@pytest.fixture(scope="module")
+def source_tok(tmp_path_factory):
+    # A little larger than conftest's tiny tokenizer so whole English words are single tokens.
+    return train_tiny_bpe(TINY_ENGLISH, vocab_size=420, out_dir=tmp_path_factory.mktemp("src_tok"))
+
+
+@pytest.fixture(scope="module", params=["tied", "untied"])
+def source_dir(request, tmp_path_factory, source_tok) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp(f"src_{request.param}"), source_tok,
+                            tied=request.param == "tied", seed=3)
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tgt_tok")
+    train_tiny_bpe(WELSH, vocab_size=300, out_dir=out)
+    return out
+
+
+def _one(tok, text: str) -> int:
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) == 1, f"{text!r} should be one token, got {tok.convert_ids_to_tokens(ids)}"
+    return ids[0]
+
+
+def _add_dictionary(ws, pairs):
+    """Real rows in the real schema: cy headword ⇄ en translation."""
+    d = ws.db["dictionaries"].insert({"name": "hand-made", "path": "-", "format": "tsv", "sha256": "x",
+                                      "headword_lang": "cy", "translation_lang": "en",
+                                      "direction": "cy-en", "entry_count": len(pairs)}).last_pk
+    for i, (cy, en) in enumerate(pairs, 1):
+        ws.db["entries"].insert({"dictionary_id": d, "headword": cy, "translation": en,
+                                 "headword_lang": "cy", "translation_lang": "en", "sense": i})
+
+
+def _tables(model_dir: Path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    emb = model.get_input_embeddings().weight.detach().numpy()
+    head = model.get_output_embeddings().weight.detach().numpy()
+    return model, emb, head
+
+
+@pytest.fixture
+def adapted(workspace, source_dir, target_dir):
+    _add_dictionary(workspace, [("ffenestr", "window"), ("ci", "dog"), ("ci", "house")])
+    row = transtokenize(workspace, tokenizer=target_dir, source_model=source_dir, device="cpu")
+    return workspace, row
+
+
+def test_single_translation_gets_exactly_that_source_row(adapted, source_dir, target_dir, source_tok):
+    from transformers import AutoTokenizer
+
+    ws, row = adapted
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    t, s = _one(tgt, " ffenestr"), _one(source_tok, " window")
+    src_model, src_emb, src_head = _tables(source_dir)
+    new_model, emb, head = _tables(ws.model_dir(row))
+    assert np.array_equal(emb[t], src_emb[s])
+    assert np.array_equal(head[t], src_head[s])
+
+
+def test_two_equal_translations_get_their_mean(adapted, source_dir, target_dir, source_tok):
+    from transformers import AutoTokenizer
+
+    ws, row = adapted
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    t = _one(tgt, " ci")
+    dog, house = _one(source_tok, " dog"), _one(source_tok, " house")
+    _, src_emb, src_head = _tables(source_dir)
+    _, emb, head = _tables(ws.model_dir(row))
+    np.testing.assert_allclose(emb[t], (src_emb[dog] + src_emb[house]) / 2, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(head[t], (src_head[dog] + src_head[house]) / 2, rtol=0, atol=1e-6)
+    assert not np.allclose(src_emb[dog], src_emb[house])  # the test could fail
+
+
+@pytest.mark.parametrize("method", ["transtok", "fvt", "mean", "random"])
+def test_special_tokens_are_copied_for_every_method(workspace, source_dir, target_dir, source_tok, method):
+    from transformers import AutoTokenizer
+
+    row = transtokenize(workspace, method=method, tokenizer=target_dir, source_model=source_dir)
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    _, src_emb, src_head = _tables(source_dir)
+    _, emb, head = _tables(workspace.model_dir(row))
+    for special in SPECIALS:
+        t, s = tgt.convert_tokens_to_ids(special), source_tok.convert_tokens_to_ids(special)
+        assert np.array_equal(emb[t], src_emb[s]), special
+        assert np.array_equal(head[t], src_head[s]), special
+
+
+def test_saved_model_round_trips_and_generates(adapted, source_dir, target_dir):
+    import torch
+    from safetensors.numpy import load_file
+    from transformers import AutoTokenizer
+
+    ws, row = adapted
+    folder = ws.model_dir(row)
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model, emb, _ = _tables(folder)
+    assert emb.shape[0] == len(tok) == row["vocab_size"] == model.config.vocab_size
+    assert model.config.eos_token_id == tok.eos_token_id
+    assert tok.chat_template  # the chat template travels with the new tokenizer
+    ids = tok("Mae'r ffenestr", return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 4
+    # Only embeddings/head changed: the body is the source's, and the source table is kept (Hydra).
+    src_model, src_emb, _ = _tables(source_dir)
+    for (name, p), (_, q) in zip(model.model.layers.named_parameters(), src_model.model.layers.named_parameters()):
+        assert torch.equal(p, q), name
+    kept = load_file(str(folder / "source_embeddings.safetensors"))
+    assert np.array_equal(kept["embed_tokens"], src_emb)
+    # Database rows
+    assert row["role"] == "transtok" and row["method"] == "transtok" and row["path"] == "models/transtok-transtok"
+    stats = json.loads(ws.db.execute("select stats from mappings").fetchone()[0])
+    assert stats["covered_dictionary"] >= 2 and stats["dictionary_entries"] == 3
+    assert stats["rows_pinned"] >= 3 and "times" in stats
+
+
+def test_baselines_are_what_they_say(workspace, source_dir, target_dir, source_tok):
+    from transformers import AutoTokenizer
+
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    _, src_emb, _ = _tables(source_dir)
+    t = _one(tgt, " ffenestr")
+    mean_row = transtokenize(workspace, method="mean", tokenizer=target_dir, source_model=source_dir)
+    _, emb, _ = _tables(workspace.model_dir(mean_row))
+    np.testing.assert_allclose(emb[t], src_emb.mean(axis=0), atol=1e-6)
+    fvt_row = transtokenize(workspace, method="fvt", tokenizer=target_dir, source_model=source_dir)
+    _, emb, _ = _tables(workspace.model_dir(fvt_row))
+    pieces = source_tok(" ffenestr", add_special_tokens=False)["input_ids"]
+    assert len(pieces) > 1
+    np.testing.assert_allclose(emb[t], src_emb[pieces].mean(axis=0), atol=1e-6)
+    rnd_row = transtokenize(workspace, method="random", tokenizer=target_dir, source_model=source_dir)
+    _, emb, _ = _tables(workspace.model_dir(rnd_row))
+    assert not np.allclose(emb[t], src_emb.mean(axis=0), atol=1e-3)
+    assert abs(float(emb.std()) - float(src_emb.std())) < 0.2 * float(src_emb.std())
+    # Newest transtok-* row is the one made last.
+    assert workspace.latest_model("transtok")["method"] == "random"
+
+
+def test_parallel_and_dictionary_evidence_are_combined_with_provenance(source_tok, target_dir):
+    from transformers import AutoTokenizer
+
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    mapping = build_mapping(None, "transtok", source_tok, tgt, n_source=len(source_tok),
+                            dictionary=[(7, "house", "ci")],
+                            parallel=[(101, "A dog runs in the park.", "Mae ci yn y parc."),
+                                      (102, "My house is small and green.", "Mae ci yn y parc.")])
+    exp = mapping.explain(" ci")
+    by_text = {sw.source_text: sw for sw in exp.sources}
+    assert by_text[" house"].examples["dictionary"] == 7
+    assert "parallel" in by_text[" house"].counts
+    assert exp.decided_by == "evidence"
+    assert abs(sum(sw.weight for sw in mapping.explain(" ci", top=50).sources) - 1) < 1e-9
+
+
+def test_mapping_saves_and_loads(tmp_path, source_tok, target_dir):
+    from transformers import AutoTokenizer
+
+    tgt = AutoTokenizer.from_pretrained(target_dir)
+    m = build_mapping(None, "transtok", source_tok, tgt, n_source=len(source_tok),
+                      dictionary=[(1, "window", "ffenestr")], parallel=[])
+    m.save(tmp_path / "map")
+    back = TokenMapping.load(tmp_path / "map")
+    assert (back.weights != m.weights).nnz == 0
+    assert np.array_equal(back.decided, m.decided)
+    assert back.explain("Ġffenestr").sources[0].source_text == " window"
+    assert back.explain("ffenestr").sources[0].examples == {"dictionary": 1}
+
+
+def test_cancel_leaves_no_model_folder(workspace, source_dir, target_dir):
+    from kit.errors import Cancelled
+    from kit.progress import CancelToken
+
+    token = CancelToken()
+    seen = []
+
+    def progress(event):
+        seen.append(event)
+        if event.done >= 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        transtokenize(workspace, tokenizer=target_dir, source_model=source_dir, progress=progress, cancel=token)
+    assert not (workspace.models_dir / "transtok-transtok").exists()
+    assert not list(workspace.models_dir.glob(".transtok-*"))
+    assert workspace.latest_model("transtok") is None
+
+
+# -- the CLI ---------------------------------------------------------------------------
+def _register_inputs(ws, source_dir, target_dir):
+    ws.db["models"].insert({"name": "source", "role": "source", "path": str(source_dir)})
+    ws.db["tokenizers"].insert({"name": "cy-bpe", "path": str(target_dir), "vocab_size": 300})
+
+
+def test_cli_transtokenize_and_explain(workspace, source_dir, target_dir):
+    from kit.cli import main
+
+    _add_dictionary(workspace, [("ffenestr", "window")])
+    _register_inputs(workspace, source_dir, target_dir)
+    runner = CliRunner()
+    res = runner.invoke(main, ["-w", str(workspace.root), "transtokenize"])
+    assert res.exit_code == 0, res.output
+    assert "wrote models/transtok-transtok" in res.output and "dictionary" in res.output
+    res = runner.invoke(main, ["-w", str(workspace.root), "transtokenize", "explain", "ffenestr"])
+    assert res.exit_code == 0, res.output
+    assert "' window'" in res.output and "ffenestr ⇄ window" in res.output
+    res = runner.invoke(main, ["-w", str(workspace.root), "transtokenize", "explain", "zzzqqq"])
+    assert res.exit_code == 2 and "not a token of the target tokenizer" in res.output
+
+
+def test_cli_says_what_is_missing(workspace):
+    from kit.cli import main
+
+    res = CliRunner().invoke(main, ["-w", str(workspace.root), "transtokenize", "--method", "fvt"])
+    assert res.exit_code == 2
+    assert "no source model" in res.output
+    assert "Traceback" not in res.output
