@@ -1,0 +1,128 @@
+"""The loop on a tiny real Llama: stages train what they say, resume equals straight training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from kit.errors import Cancelled, WorkspaceError
+from kit.finetune import finetune
+from kit.progress import CancelToken
+from kit.workspace import Workspace
+
+from test_finetune_data import finetune_workspace
+
+SMALL = dict(batch_size=4, seq_len=32)
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    monkeypatch.setenv("TAALKIT_THREADS", "1")
+
+
+def _weights(ws, row):
+    return load_file(str(ws.model_dir(row) / "model.safetensors"))
+
+
+def _make(tmp_path, name, model_dir):
+    return finetune_workspace(Workspace.init(tmp_path / name, source="en", target="cy"), model_dir)
+
+
+@pytest.mark.parametrize("stage, model", [("full", "tiny_llama_dir"), ("lora", "tiny_llama_dir"),
+                                          ("embeddings", "tiny_llama_untied_dir")])
+def test_cancel_and_resume_in_new_objects_equals_straight_training(tmp_path, request, stage, model):
+    model_dir = request.getfixturevalue(model)
+    steps = 12
+    straight_ws = _make(tmp_path, "straight", model_dir)
+    straight = finetune(straight_ws, steps=steps, stage=stage, eval_every=4, checkpoint_every=4, **SMALL)
+
+    ws = _make(tmp_path, "resumed", model_dir)
+    cancel = CancelToken()
+
+    def stop_half_way(event):
+        if event.done == steps // 2 + 1:  # cancel lands after step 7, between checkpoints
+            cancel.cancel()
+
+    with pytest.raises(Cancelled, match="--resume"):
+        finetune(ws, steps=steps, stage=stage, eval_every=4, checkpoint_every=4, progress=stop_half_way,
+                 cancel=cancel, **SMALL)
+    run = ws.db["runs"].get(1)
+    assert run["status"] == "stopped" and run["step"] == 7
+    ws.close()
+
+    fresh = Workspace.open(ws.root)  # new objects: nothing carried over in memory
+    resumed = finetune(fresh, resume=True, stage="full", steps=999)  # stored settings win
+    a, b = _weights(straight_ws, straight), _weights(fresh, resumed)
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=1e-6, msg=name)
+    assert json.loads(resumed["extra"])["steps"] == steps
+    losses = [r["loss"] for r in fresh.db.query(
+        "select loss from run_metrics where split='train' order by step")]
+    straight_losses = [r["loss"] for r in straight_ws.db.query(
+        "select loss from run_metrics where split='train' order by step")]
+    assert losses == pytest.approx(straight_losses, abs=1e-6)
+
+
+def test_embeddings_stage_on_an_untied_model_trains_table_and_head_only(tmp_path, tiny_llama_untied_dir):
+    ws = _make(tmp_path, "ws", tiny_llama_untied_dir)
+    row = finetune(ws, steps=5, stage="embeddings", **SMALL)
+    before = load_file(str(tiny_llama_untied_dir / "model.safetensors"))
+    after = _weights(ws, row)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"model.embed_tokens.weight", "lm_head.weight"}
+
+
+def test_lora_is_merged_into_a_plain_model_folder(tmp_path, tiny_llama_dir):
+    from transformers import AutoModelForCausalLM
+
+    ws = _make(tmp_path, "ws", tiny_llama_dir)
+    row = finetune(ws, steps=5, stage="lora", **SMALL)
+    folder = ws.model_dir(row)
+    assert not (folder / "adapter_config.json").exists()
+    before = load_file(str(tiny_llama_dir / "model.safetensors"))
+    after = _weights(ws, row)
+    assert before.keys() == after.keys()
+    assert not torch.equal(before["model.layers.0.self_attn.q_proj.weight"],
+                           after["model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])
+    AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    assert row["role"] == "finetuned" and row["method"] == "finetune-lora" and row["parent_id"] == 1
+
+
+def test_full_training_lowers_heldout_bits_per_char_and_logs_a_gapless_curve(tmp_path, tiny_llama_dir):
+    ws = _make(tmp_path, "ws", tiny_llama_dir)
+    events = []
+    row = finetune(ws, steps=30, stage="full", lr=2e-3, eval_every=10, progress=events.append, **SMALL)
+    extra = json.loads(row["extra"])
+    assert extra["bpc_end"] < extra["bpc_start"]
+    train_steps = [r["step"] for r in ws.db.query(
+        "select step from run_metrics where run_id = 1 and split = 'train' order by step")]
+    assert train_steps == list(range(1, 31))
+    heldout = [r["step"] for r in ws.db.query(
+        "select step from run_metrics where run_id = 1 and split = 'heldout' order by step")]
+    assert heldout == [0, 10, 20, 30]
+    run = ws.db["runs"].get(1)
+    assert run["status"] == "finished" and run["output_model_id"] == row["id"]
+    assert ws.latest_model("finetuned")["id"] == row["id"]
+    assert not list((ws.runs_dir / "1" / "checkpoints").iterdir())  # done: checkpoints removed
+    step_events = [e for e in events if e.done > 0]
+    assert step_events[-1].done == 30 and step_events[-1].total == 30
+    assert {"loss", "tokens_per_s", "lr", "eta_s"} <= step_events[0].metrics.keys()
+
+
+def test_minutes_budget_stops_by_time(tmp_path, tiny_llama_dir):
+    ws = _make(tmp_path, "ws", tiny_llama_dir)
+    row = finetune(ws, minutes=0.02, stage="embeddings", **SMALL)
+    extra = json.loads(row["extra"])
+    assert extra["steps"] >= 1 and extra["elapsed_s"] >= 1.2
+
+
+def test_nothing_to_resume_and_no_model_are_clear_errors(workspace):
+    with pytest.raises(WorkspaceError, match="no unfinished"):
+        finetune(workspace, resume=True)
+    with pytest.raises(WorkspaceError, match="no model to fine-tune"):
+        finetune(workspace, steps=3)
