@@ -1,0 +1,121 @@
+"""The export stage end to end: workspace DB -> F16 -> llama.cpp quantization -> verification -> exports row."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from kit.cli import main
+from kit.errors import TaalkitError, WorkspaceError
+from kit.gguf import export_model, list_quants
+from kit.workspace import now
+
+HELDOUT = ["Mae'r gath yn eistedd ar y mat.", "Bore da, athro.", "Agorwch y ffeil a'i chadw.",
+           "Rhifau: 1 2 3 45 678.", "Ble mae'r orsaf?"]
+
+
+def _add_model(ws, model_dir, name="source-tiny", role="source", parent_id=None):
+    dest = ws.models_dir / name
+    shutil.copytree(model_dir, dest)
+    cfg = json.loads((dest / "config.json").read_text())
+    return ws.db["models"].insert({
+        "name": name, "role": role, "path": ws.relative(dest), "architecture": "LlamaForCausalLM",
+        "vocab_size": cfg["vocab_size"], "hidden_size": cfg["hidden_size"], "tied": int(cfg["tie_word_embeddings"]),
+        "licence": "apache-2.0", "parent_id": parent_id, "source_path": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "created_at": now(),
+    }).last_pk
+
+
+@pytest.fixture
+def tiny_ws(workspace, tiny_llama_untied_dir):
+    ws = workspace
+    src = _add_model(ws, tiny_llama_untied_dir)
+    _add_model(ws, tiny_llama_untied_dir, name="finetuned-1", role="finetuned", parent_id=src)
+    ws.db["dictionaries"].insert({"name": "eurfa", "path": "x", "direction": "fwd", "sha256": "a"})
+    cid = ws.db["corpora"].insert({"name": "train_en_cy", "path": "y", "kind": "parallel", "sha256": "b"}).last_pk
+    ws.db["segments"].insert_all([{"corpus_id": cid, "kind": "parallel", "source_text": "x", "target_text": t,
+                                   "split": "heldout", "line": i} for i, t in enumerate(HELDOUT)])
+    return ws
+
+
+def test_export_q8_0_then_q4_0_records_verified_rows(tiny_ws):
+    from gguf import GGUFReader
+
+    q8 = export_model(tiny_ws, quant="Q8_0")
+    path = tiny_ws.root / q8["path"]
+    assert path.name == "finetuned-1-Q8_0.gguf" and path.exists()
+    assert (tiny_ws.gguf_dir / "finetuned-1-F16.gguf").exists()
+    v = q8["verification"]
+    assert v["ok"] and v["loads"]
+    assert v["tokenization"]["identical"] and v["tokenization"]["texts"] >= len(HELDOUT)
+    assert v["quantize"]["tensor_types"]["Q8_0"] > 0
+    ours, ref = v["perplexity"]["perplexity"], v["reference"]["perplexity"]["perplexity"]
+    assert v["reference"]["file_type"] == "F16"
+    assert abs(ours - ref) / ref < 0.05
+
+    q4 = export_model(tiny_ws, quant="Q4_0")
+    types = {t.name: t.tensor_type.name for t in GGUFReader(str(tiny_ws.root / q4["path"])).tensors}
+    assert types["token_embd.weight"] == "Q8_0" and types["output.weight"] == "Q8_0"
+    assert types["blk.0.attn_q.weight"] == "Q4_0"
+    assert q4["size_bytes"] < q8["size_bytes"]
+
+    rows = list(tiny_ws.db.query("select * from exports order by id"))
+    assert [r["quant"] for r in rows] == ["Q8_0", "Q4_0"]
+    assert json.loads(rows[0]["verification"])["ok"] is True
+    assert rows[0]["model_id"] == tiny_ws.latest_model()["id"]
+
+    f = GGUFReader(str(path)).fields
+    assert f["general.languages"].contents() == ["en", "cy"]
+    assert f["taalkit.dictionaries"].contents() == ["eurfa"]
+    assert "source-tiny" in f["general.base_model.0.name"].contents()
+
+
+def test_f16_export_compares_logits_with_torch(tiny_ws):
+    row = export_model(tiny_ws, model="source-tiny", quant="F16")
+    logits = row["verification"]["logits"]
+    assert logits["prompts"] >= len(HELDOUT) and logits["top1_all_equal"]
+    assert row["verification"]["reply"] is not None
+
+
+def test_bad_requests_fail_before_writing(workspace, tiny_ws):
+    with pytest.raises(WorkspaceError, match="no model yet"):
+        export_model(workspace.__class__.init(workspace.root.parent / "empty", "en", "cy"))
+    with pytest.raises(TaalkitError, match="unknown quantization"):
+        export_model(tiny_ws, quant="Q3_Z")
+    with pytest.raises(WorkspaceError, match="no model 'nope'"):
+        export_model(tiny_ws, model="nope")
+    assert list(tiny_ws.gguf_dir.iterdir()) == []
+
+
+def test_list_quants_warns_about_k_quant_fallback(tiny_ws):
+    table = {r["quant"]: r for r in list_quants(tiny_ws.model_dir(tiny_ws.latest_model()))}
+    assert "fall back" in table["Q4_K_M"]["warning"]  # hidden 64 is not a multiple of 256
+    assert table["Q8_0"]["warning"] == "" and table["Q4_0"]["warning"] == ""
+    assert table["Q4_0"]["expected_bytes"] < table["Q8_0"]["expected_bytes"] < table["F16"]["expected_bytes"]
+
+
+def test_cli_export_verify_and_errors(tiny_ws, tmp_path):
+    runner = CliRunner()
+    w = ["-w", str(tiny_ws.root)]
+    res = runner.invoke(main, [*w, "export", "--list-quants"])
+    assert res.exit_code == 0, res.output
+    assert "Q4_K_M" in res.output and "fall back" in res.output
+
+    res = runner.invoke(main, [*w, "export", "--quant", "Q4_0"])
+    assert res.exit_code == 0, res.output
+    assert "tokenization: identical" in res.output and "verification: OK" in res.output
+
+    res = runner.invoke(main, [*w, "export", "--verify", str(tiny_ws.gguf_dir / "finetuned-1-Q4_0.gguf")])
+    assert res.exit_code == 0, res.output
+    assert "F16 reference" in res.output
+
+    res = runner.invoke(main, [*w, "export", "--quant", "Q3_Z"])
+    assert res.exit_code == 2 and "unknown quantization" in res.output
+
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a gguf at all")
+    res = runner.invoke(main, [*w, "export", "--verify", str(junk)])
+    assert res.exit_code == 2 and "not a readable GGUF" in res.output
