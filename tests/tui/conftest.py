@@ -51,3 +51,27 @@ def add_conversation(root: Path, turns: list[tuple[str, str]], title: str = "Sgw
         return conv
     finally:
         ws.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` tests in a fresh event loop (Textual's run_test is async; no plugin needed)."""
+    import asyncio
+    import inspect
+
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
+
+
+async def settle(pilot) -> None:
+    """Wait for every worker to end (a failed one included: the app shows it) and the screen to update."""
+    import contextlib
+
+    from textual.worker import WorkerFailed
+
+    with contextlib.suppress(WorkerFailed):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

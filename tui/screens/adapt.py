@@ -32,7 +32,8 @@ METHODS = [
     ("dictionary only", "dictionary"),
     ("spelling only (FVT)", "fvt"),
 ]
-FINETUNE_STAGES = [("embeddings first", "embeddings"), ("whole model", "full")]
+FINETUNE_STAGES = [("automatic (fits RAM)", "auto"), ("embeddings only", "embeddings"),
+                   ("LoRA adapters", "lora"), ("whole model", "full")]
 
 
 def memory_estimate(parameters: int) -> str:
@@ -98,7 +99,7 @@ class AdaptScreen(KitScreen):
                     yield Label("or steps", classes="field-label")
                     yield Input("", id="steps", type="integer", classes="number", placeholder="—")
                 with Horizontal(classes="form-row"):
-                    yield Select(FINETUNE_STAGES, value="embeddings", allow_blank=False, id="ft-stage")
+                    yield Select(FINETUNE_STAGES, value="auto", allow_blank=False, id="ft-stage")
                 with Horizontal(classes="form-row"):
                     yield Button("Fine-tune", variant="primary", id="finetune")
                     yield Button("Resume", id="resume")
@@ -226,11 +227,9 @@ class AdaptScreen(KitScreen):
 
     def _show_progress(self, event: Progress) -> None:
         self.query_one(ProgressPanel).show(event)
-        loss = event.metrics.get("loss")
-        bpc = event.metrics.get("bits_per_char") or event.metrics.get("heldout_bits_per_char")
+        loss, bpc = event.metrics.get("loss"), heldout_bpc(event.metrics)
         if loss is not None or bpc is not None:
-            step = event.metrics.get("step", event.done)
-            self.query_one(LossPlot).add_point(step, loss, bpc)
+            self.query_one(LossPlot).add_point(event.done, loss, bpc)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="add base model", group="adapt")
     def add_model_worker(self, spec: str) -> None:
@@ -267,8 +266,7 @@ class AdaptScreen(KitScreen):
         plot = self.query_one(LossPlot)
         plot.clear_points()
         for event in events:  # every point, including those the throttled view skipped
-            plot.add_point(event.metrics.get("step", event.done), event.metrics.get("loss"),
-                           event.metrics.get("bits_per_char") or event.metrics.get("heldout_bits_per_char"))
+            plot.add_point(event.done, event.metrics.get("loss"), heldout_bpc(event.metrics))
         self._done(f"fine-tuned: {_name(result)}")
 
     def _done(self, message: str) -> None:
@@ -283,6 +281,14 @@ class AdaptScreen(KitScreen):
             self.query_one(ProgressPanel).stopped("stopped: the checkpoint is kept; press Resume to carry on")
         else:
             self.query_one(ProgressPanel).stopped(f"failed: {error}")
+
+
+def heldout_bpc(metrics: dict) -> Optional[float]:
+    """Held-out bits per character, under whichever name the fine-tune stage reports it."""
+    for key in ("bpc", "bits_per_char", "heldout_bpc"):
+        if metrics.get(key) is not None:
+            return metrics[key]
+    return None
 
 
 def _name(result: Any) -> str:

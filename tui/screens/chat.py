@@ -9,9 +9,7 @@ which is where ``kit.infer`` saves the partial reply.
 
 from __future__ import annotations
 
-import inspect
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional
+from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +20,7 @@ from textual.widgets import Button, Collapsible, Input, Label, ListItem, ListVie
 from kit.errors import Cancelled
 
 from ..kit_bridge import kit_function
+from ..model_thread import ModelThread
 from .base import KitScreen
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the user's language."
@@ -54,9 +53,7 @@ class ChatScreen(KitScreen):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._session: Any = None
-        self._session_key: Any = None
+        self.model = ModelThread("chat")
         self._conversation_id: Optional[int] = None
 
     def compose(self) -> ComposeResult:
@@ -83,9 +80,7 @@ class ChatScreen(KitScreen):
         self.query_one("#messages", VerticalScroll).anchor()
 
     def on_unmount(self) -> None:
-        if self._executor is not None:
-            self._executor.submit(self._close_session)
-            self._executor.shutdown(wait=False)
+        self.model.shutdown()
 
     # -- view -------------------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -96,8 +91,9 @@ class ChatScreen(KitScreen):
         if ws is None:
             status.update("")
             return
-        has_export = ws.checklist().get("exported")
-        status.update("" if has_export else "No exported model yet: export one on Export (F5) first.")
+        if not self.model.state.get("session"):
+            has_export = ws.checklist().get("exported")
+            status.update("" if has_export else "No exported model yet: export one on Export (F5) first.")
         for conv in ws.db["conversations"].rows_where(order_by="id desc", limit=50):
             item = ListItem(Label(conv["title"] or f"conversation {conv['id']}", markup=False))
             item.conversation_id = conv["id"]
@@ -118,8 +114,7 @@ class ChatScreen(KitScreen):
     # -- actions ----------------------------------------------------------------------
     def action_new_conversation(self) -> None:
         self.query_one("#messages", VerticalScroll).remove_children()
-        self._conversation_id = None
-        self._session_key = None  # the next message starts a fresh session
+        self._conversation_id = None  # the next message starts a fresh session
         self.query_one("#chat-input", Input).focus()
 
     def action_copy_reply(self) -> None:
@@ -168,78 +163,47 @@ class ChatScreen(KitScreen):
         self.reply_worker(text, system, reply)
 
     # -- the model thread -------------------------------------------------------------
-    def _model_thread(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taalkit-chat")
-        return self._executor
+    def _session(self, system: str):
+        """Runs on the model thread: the chat session, reopened when the model, prompt or chat changes."""
+        from ..kit_bridge import kit_module
 
-    def _ensure_session(self, system: str):
-        """Runs on the model thread: (re)open the session when the system prompt or chat changes."""
-        key = (system, self._conversation_id)
-        if self._session is not None and self._session_key == key:
-            return self._session
-        self._close_session()
-        from kit.workspace import Workspace
+        ws = self.model.workspace(self.app.workspace_root)
+        model_path = kit_function("infer.default_model", "resolve_model")(ws)
+        key = (str(model_path), system, self._conversation_id)
+        session = self.model.state.get("session")
+        if session is not None and self.model.state.get("key") == key:
+            return session
+        self.model.state.pop("session", None)
+        ChatSession = kit_module("infer.chat").ChatSession
+        session = ChatSession.open(model_path, ws=ws, system_prompt=system, conversation_id=self._conversation_id)
+        self.model.state.update(session=session, key=key)
+        return session
 
-        ChatSession = kit_function("infer", "ChatSession")
-        ws = Workspace.open(self.app.workspace_root)
-        kwargs: dict[str, Any] = {"system_prompt": system}
-        params = inspect.signature(ChatSession).parameters
-        if self._conversation_id is not None and "conversation_id" in params:
-            kwargs["conversation_id"] = self._conversation_id
-        self._session = ChatSession(ws, **kwargs)
-        self._session._taalkit_ws = ws
-        self._session_key = key
-        return self._session
-
-    def _close_session(self) -> None:
-        session, self._session = self._session, None
-        if session is None:
-            return
-        close = getattr(session, "close", None)
-        if callable(close):
-            close()
-        ws = getattr(session, "_taalkit_ws", None)
-        if ws is not None:
-            ws.close()
-
-    def _start_reply(self, text: str, system: str) -> Iterator[str]:
-        session = self._ensure_session(system)
-        for name in ("stream", "send", "chat", "reply"):
-            method = getattr(session, name, None)
-            if callable(method):
-                return iter(method(text))
-        raise TypeError("kit.infer.ChatSession has no stream/send method")
+    def _stream(self, text: str, system: str, reply: Message, cancel) -> tuple[bool, Optional[int]]:
+        """Runs on the model thread: send ``text`` and stream the reply's pieces to the screen."""
+        session = self._session(system)
+        answer = session.send(text, cancel=cancel)
+        for piece in answer:
+            self.app.call_from_thread(reply.append, piece)
+        self.app.call_from_thread(reply.set_text, answer.text)
+        return answer.stopped, session.conversation_id
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="reply", group="chat")
     def reply_worker(self, text: str, system: str, reply: Message) -> None:
         cancel = self.new_cancel_token()
-        pool = self._model_thread()
-        pieces = pool.submit(self._start_reply, text, system).result()
-        _end = object()
-        stopped = False
-        try:
-            while True:
-                if cancel.cancelled:
-                    stopped = True
-                    break
-                piece = pool.submit(next, pieces, _end).result()
-                if piece is _end:
-                    break
-                self.app.call_from_thread(reply.append, str(piece))
-        finally:
-            # Closing the generator on the model thread lets the session save what it has.
-            pool.submit(getattr(pieces, "close", lambda: None)).result()
-        self.app.call_from_thread(self._reply_done, reply, stopped)
+        stopped, conversation_id = self.model.call(self._stream, text, system, reply, cancel)
+        self.app.call_from_thread(self._reply_done, reply, stopped, conversation_id)
 
-    def _reply_done(self, reply: Message, stopped: bool) -> None:
+    def _reply_done(self, reply: Message, stopped: bool, conversation_id: Optional[int]) -> None:
         status = self.query_one("#chat-status", Static)
         status.update("stopped: the partial reply is kept" if stopped else "")
         if stopped:
             reply.add_class("-partial")
-        if self._conversation_id is None and self._session is not None:
-            self._conversation_id = getattr(self._session, "conversation_id", None)
-            self._session_key = (self._session_key[0], self._conversation_id) if self._session_key else None
+        if self._conversation_id is None and conversation_id is not None:
+            self._conversation_id = conversation_id
+            key = self.model.state.get("key")
+            if key:  # the session now belongs to this conversation: keep using it
+                self.model.state["key"] = (key[0], key[1], conversation_id)
         self.refresh_view()
 
     def job_failed(self, worker, error) -> None:

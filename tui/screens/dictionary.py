@@ -162,31 +162,39 @@ class DictionaryScreen(KitScreen):
         kind = self.query_one("#corpus-kind", Select).value
         self.query_one(ProgressPanel).start(f"Importing {path.name} as {kind} text")
         self._clear_problems()
-        self.import_corpus_worker(path, kind)
+        self.import_corpus_worker(path, kind, self.query_one("#skip-bad", Checkbox).value)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import dictionary", group="import")
     def import_dictionary_worker(self, path: Path, reverse: bool, skip_bad: bool) -> None:
-        import_dictionary = kit_function("dictionary", "import_dictionary")
+        dictionary = kit_module("dictionary")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
+        cancel = self.new_cancel_token()
+        problems: list[str] = []
         with self.thread_workspace() as ws:
-            result = import_dictionary(ws, [path], reverse=reverse, skip_bad=skip_bad or None, progress=progress)
-        self.app.call_from_thread(self._imported, path, result)
+            if hasattr(dictionary, "import_dictionary"):
+                result = dictionary.import_dictionary(ws, [path], reverse=reverse, skip_bad=skip_bad or None,
+                                                      progress=progress)
+            else:
+                rejects = ws.logs_dir / f"rejects-{path.name}.txt" if skip_bad else None
+                result = kit_function("dictionary", "import_files")(
+                    ws, [path], reverse=reverse, rejects_path=rejects, progress=progress, cancel=cancel)
+                if rejects is not None and rejects.exists():
+                    problems = [line.split("\t")[0] for line in rejects.read_text(encoding="utf-8").splitlines()]
+        self.app.call_from_thread(self._imported, path, result, problems)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import text", group="import")
-    def import_corpus_worker(self, path: Path, kind: str) -> None:
-        corpus = kit_module("corpus")
-        import_corpus = getattr(corpus, "import_corpus")
+    def import_corpus_worker(self, path: Path, kind: str, skip_bad: bool) -> None:
+        import_corpus = kit_function("corpus", "import_corpus")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
+        cancel = self.new_cancel_token()
+        rejects: list = [] if skip_bad else None
         with self.thread_workspace() as ws:
-            try:
-                result = import_corpus(ws, path, kind=kind, progress=progress)
-            except TypeError:  # a corpus stage without progress reporting
-                result = import_corpus(ws, path, kind=kind)
-        self.app.call_from_thread(self._imported, path, result)
+            result = import_corpus(ws, path, kind=kind, rejects=rejects, progress=progress, cancel=cancel)
+        problems = [f"{path}:{field(r, 'line', 0) or 0}: {field(r, 'reason', r)}" for r in rejects or []]
+        self.app.call_from_thread(self._imported, path, result, problems)
 
-    def _imported(self, path: Path, result: Any) -> None:
+    def _imported(self, path: Path, result: Any, problems: list[str]) -> None:
         self.query_one(ProgressPanel).finish(f"{path.name}: {_describe_result(result)}")
-        problems = _problems(result)
         if problems:
             log = self.query_one("#problems", Log)
             log.display = True
@@ -219,18 +227,16 @@ def _describe_result(result: Any) -> str:
     if isinstance(result, dict):
         return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.items()
                          if isinstance(v, (int, float, str)) and k not in ("path", "sha256"))
-    for attr in ("entry_count", "entries", "segment_count", "segments"):
+    count = getattr(result, "count", None)
+    if isinstance(count, int):
+        kind = getattr(result, "kind", "")
+        unit = "entries" if kind == "dictionary" else "segments"
+        fmt = getattr(result, "format", "")
+        extra = [f"{n} {what}" for what in ("duplicates", "rejected") if (n := getattr(result, what, 0))]
+        note = " (already imported)" if getattr(result, "already_imported", False) else ""
+        return ", ".join([f"{count} {unit} ({fmt})", *extra]) + note
+    for attr in ("entry_count", "segment_count", "train", "heldout"):
         value = getattr(result, attr, None)
         if isinstance(value, int):
-            return f"{value} {attr.split('_')[0]}s"
+            return f"{value} {attr.replace('_', ' ')}"
     return str(result)
-
-
-def _problems(result: Any) -> list[str]:
-    """Skipped lines reported by an import, as 'file:line: message' strings."""
-    items = result if isinstance(result, (list, tuple)) else [result]
-    out: list[str] = []
-    for item in items:
-        for err in field(item, "errors", None) or field(item, "skipped", None) or []:
-            out.append(str(err))
-    return out

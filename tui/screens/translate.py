@@ -17,9 +17,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Label, TextArea
 
-from kit.progress import emit
-
 from ..kit_bridge import kit_function, kit_module
+from ..model_thread import ModelThread
 from ..widgets.file_picker import FilePicker
 from ..widgets.progress_panel import ProgressPanel, ThreadProgress
 from .base import KitScreen
@@ -31,7 +30,7 @@ def unpack(result: Any) -> tuple[str, list]:
         return result, []
     get = (lambda k: result.get(k)) if isinstance(result, dict) else (lambda k: getattr(result, k, None))
     text = get("text") or get("translation") or get("output") or ""
-    glossary = get("glossary") or get("glossary_used") or get("entries") or []
+    glossary = get("glossary_entries") or get("glossary") or get("entries") or []
     return str(text), list(glossary)
 
 
@@ -40,6 +39,8 @@ def entry_pair(entry: Any) -> tuple[str, str]:
         return str(entry[0]), str(entry[1]) if len(entry) > 1 else ""
     if isinstance(entry, dict):
         return str(entry.get("headword", "")), str(entry.get("translation", ""))
+    if hasattr(entry, "word") and getattr(entry, "word") != getattr(entry, "headword", None):
+        return f"{entry.word} ({entry.headword})", str(entry.translation)
     return str(getattr(entry, "headword", entry)), str(getattr(entry, "translation", ""))
 
 
@@ -54,6 +55,10 @@ class TranslateScreen(KitScreen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.reverse = False  # False: model language → your language
+        self.model = ModelThread("translate")
+
+    def on_unmount(self) -> None:
+        self.model.shutdown()
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -115,11 +120,33 @@ class TranslateScreen(KitScreen):
             self.query_one(ProgressPanel).start("Translating")
             self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", Checkbox).value)
 
+    # -- the model thread -------------------------------------------------------------
+    def _translator(self):
+        """Runs on the model thread: a Translator for the newest model, loaded once and reused."""
+        ws = self.model.workspace(self.app.workspace_root)
+        model_path = kit_function("infer.default_model", "resolve_model")(ws)
+        translator = self.model.state.get("translator")
+        if translator is None or self.model.state.get("path") != str(model_path):
+            translator = kit_module("infer.translate").Translator(ws, model_path=model_path)
+            self.model.state.update(translator=translator, path=str(model_path))
+        return ws, translator
+
+    def _translate_text(self, text: str, to: str, glossary: bool, cancel):
+        ws, translator = self._translator()
+        return kit_function("infer.translate", "translate")(ws, text, to=to, glossary=glossary,
+                                                            translator=translator, cancel=cancel)
+
+    def _translate_file(self, path: Path, to: str, glossary: bool, progress, cancel) -> Path:
+        ws, translator = self._translator()
+        out = ws.exports_dir / f"{path.stem}.{to}{path.suffix or '.txt'}"
+        kit_function("infer.translate", "translate_file")(ws, path, out, to=to, glossary=glossary,
+                                                          translator=translator, progress=progress, cancel=cancel)
+        return out
+
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate", group="translate")
     def translate_worker(self, text: str, to: str, glossary: bool) -> None:
-        translate = kit_function("infer", "translate")
-        with self.thread_workspace() as ws:
-            result = translate(ws, text, to=to, glossary=glossary)
+        cancel = self.new_cancel_token()
+        result = self.model.call(self._translate_text, text, to, glossary, cancel)
         self.app.call_from_thread(self._translated, *unpack(result))
 
     def _translated(self, text: str, glossary: list) -> None:
@@ -150,29 +177,9 @@ class TranslateScreen(KitScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate file", group="translate")
     def translate_file_worker(self, path: Path, to: str, glossary: bool) -> None:
-        from kit.errors import InputFormatError
-        from kit.fsutil import atomic_path
-
-        infer = kit_module("infer")
         cancel = self.new_cancel_token()
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
-        with self.thread_workspace() as ws:
-            out = ws.exports_dir / f"{path.stem}.{to}{path.suffix or '.txt'}"
-            own = getattr(infer, "translate_file", None)
-            if own is not None:
-                result = own(ws, path, out, to=to, glossary=glossary, progress=progress, cancel=cancel)
-                out = Path(getattr(result, "path", None) or (result.get("path") if isinstance(result, dict) else out))
-            else:
-                try:
-                    lines = path.read_text(encoding="utf-8").splitlines()
-                except UnicodeDecodeError as err:
-                    raise InputFormatError(path, 0, f"not UTF-8 text ({err.reason})") from err
-                with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                    for i, line in enumerate(lines):
-                        cancel.check()
-                        text = unpack(infer.translate(ws, line, to=to, glossary=glossary))[0] if line.strip() else ""
-                        f.write(text.replace("\n", " ") + "\n")
-                        emit(progress, "translate file", i + 1, len(lines))
+        out = self.model.call(self._translate_file, path, to, glossary, progress, cancel)
         self.app.call_from_thread(self._file_done, out)
 
     def _file_done(self, out: Path) -> None:
