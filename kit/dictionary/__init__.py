@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .records import Entry, Reject, Segment, Source
 
-__all__ = ["Entry", "Reject", "Segment", "Source", "import_files", "search", "stats"]
+__all__ = ["Entry", "Reject", "Segment", "Source", "detect_format", "import_files", "search", "stats"]
 
 
 def import_files(*args, **kwargs):
@@ -31,3 +31,10 @@ def stats(*args, **kwargs):
     from .search import stats as _stats
 
     return _stats(*args, **kwargs)
+
+
+def detect_format(path):
+    """See :func:`kit.dictionary.detect.detect_format`."""
+    from .detect import detect_format as _detect_format
+
+    return _detect_format(path)

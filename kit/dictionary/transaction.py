@@ -2,6 +2,8 @@
 
 sqlite-utils' table helpers commit on their own (``with conn:``), which would leave half an
 import behind on a bad line, so importers write with plain SQL inside this block instead.
+Blocks nest: an inner block (one file) joins the outer one (the whole command), so a bad
+line in the last file still rolls back the first.
 """
 
 from __future__ import annotations
@@ -11,14 +13,25 @@ from typing import Iterator
 
 import sqlite_utils
 
+_DEPTH = "_taalkit_transaction_depth"
+
 
 @contextlib.contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls everything back and re-raises."""
+    depth = getattr(db, _DEPTH, 0)
+    if depth:
+        setattr(db, _DEPTH, depth + 1)
+        try:
+            yield db
+        finally:
+            setattr(db, _DEPTH, depth)
+        return
     conn = db.conn
-    if conn.in_transaction:
+    if conn.in_transaction:  # an implicit transaction someone left open: keep their work
         conn.commit()
     conn.execute("BEGIN IMMEDIATE")
+    setattr(db, _DEPTH, 1)
     try:
         yield db
     except BaseException:
@@ -26,3 +39,5 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         conn.commit()
+    finally:
+        setattr(db, _DEPTH, 0)

@@ -1,0 +1,206 @@
+"""Writing dictionaries into the workspace database: one transaction, deduplicated, with provenance.
+
+``import_files`` is the stage function behind ``taalkit dict import``. All files named in one
+call are imported in a single transaction: one malformed line anywhere and nothing is written
+(the error names ``FILE:LINE``), unless a rejects file is given, in which case good rows are
+imported and bad ones written there with their reasons. A file already imported in the same
+direction (same sha256) is skipped, so re-running an import is harmless.
+
+Rows go in with ``executemany``; the FTS index is kept by the triggers created in the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+from ..errors import TaalkitError
+from ..fsutil import atomic_path, sha256_file
+from ..progress import CancelToken, ProgressCallback, emit
+from ..workspace import Workspace, now
+from .records import Entry, Reject, Source, accepted
+from .transaction import transaction
+
+BATCH = 5000
+
+
+@dataclass
+class ImportResult:
+    """What importing one file did."""
+
+    path: str
+    format: str
+    kind: str  # dictionary | parallel | mono
+    id: int  # dictionaries.id or corpora.id
+    count: int  # entries or segments stored
+    headword_lang: Optional[str] = None
+    translation_lang: Optional[str] = None
+    duplicates: int = 0
+    rejected: int = 0
+    already_imported: bool = False
+
+
+def import_files(
+    ws: Workspace,
+    paths: Sequence[os.PathLike | str],
+    *,
+    format: Optional[str] = None,
+    reverse: bool = False,
+    kind: Optional[str] = None,
+    columns: Optional[Sequence[str]] = None,
+    rejects_path: Optional[os.PathLike | str] = None,
+    heldout_fraction: float = 0.05,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> list[ImportResult]:
+    """Import dictionary (and parallel-text) files into ``ws`` in one transaction.
+
+    ``format`` overrides detection (see :data:`kit.dictionary.detect.FORMATS`); ``reverse``
+    swaps headwords and translations; ``kind="parallel"`` stores a TSV as segment pairs instead
+    of dictionary entries; ``columns`` names the TSV columns (``source,target,pos`` by default).
+    ``rejects_path`` turns on skip-bad mode.
+    """
+    from .detect import open_source
+
+    if not paths:
+        raise TaalkitError("no files to import")
+    rejects: Optional[list[tuple[str, Reject]]] = [] if rejects_path is not None else None
+    sources = [open_source(ws, p, format=format, kind=kind, columns=columns) for p in paths]
+    results = []
+    with transaction(ws.db):
+        for i, source in enumerate(sources):
+            if cancel is not None:
+                cancel.check()
+            emit(progress, "import", i, len(sources), f"reading {Path(source.path).name}")
+            file_rejects: Optional[list[Reject]] = [] if rejects is not None else None
+            if source.kind == "dictionary":
+                result = store_dictionary(ws, source, reverse=reverse, rejects=file_rejects,
+                                          progress=progress, cancel=cancel)
+            else:
+                from ..corpus import _reversed, store_segments
+
+                if reverse:
+                    source = _reversed(source)
+                ci = store_segments(ws, source, heldout_fraction=heldout_fraction, seed=seed,
+                                    rejects=file_rejects, progress=progress, cancel=cancel)
+                result = ImportResult(source.path, source.format, source.kind, ci.corpus_id, ci.segments,
+                                      source.headword_lang, source.translation_lang, ci.duplicates,
+                                      ci.rejected, ci.already_imported)
+            if rejects is not None:
+                rejects.extend((source.path, r) for r in file_rejects)
+            results.append(result)
+        if rejects_path is not None:
+            write_rejects(rejects_path, rejects)
+    emit(progress, "import", len(sources), len(sources), "done")
+    return results
+
+
+def write_rejects(path: os.PathLike | str, rejects: Iterable[tuple[str, Reject]]) -> None:
+    """``FILE:LINE: reason<TAB>original line`` per rejected row (an empty file when none)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for file, r in rejects:
+                raw = r.raw.replace("\t", "\\t").replace("\n", "\\n")
+                f.write(f"{file}:{r.line or 0}: {r.reason}\t{raw}\n")
+
+
+def store_dictionary(
+    ws: Workspace,
+    source: Source,
+    *,
+    reverse: bool = False,
+    rejects: Optional[list[Reject]] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> ImportResult:
+    """Write one dictionary :class:`Source`; the caller holds the transaction."""
+    db = ws.db
+    hw_lang, tr_lang = source.headword_lang, source.translation_lang
+    if reverse:
+        hw_lang, tr_lang = tr_lang, hw_lang
+    direction = f"{hw_lang or '?'}-{tr_lang or '?'}"
+    sha = source.sha256 or sha256_file(source.path)
+    row = db.execute("select id, entry_count from dictionaries where sha256 = ? and direction = ?",
+                     [sha, direction]).fetchone()
+    if row:
+        return ImportResult(source.path, source.format, "dictionary", row[0], row[1] or 0, hw_lang, tr_lang,
+                            already_imported=True)
+
+    cur = db.execute(
+        "insert into dictionaries (name, path, format, sha256, headword_lang, translation_lang, direction, "
+        "licence, url, description, entry_count, imported_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        [source.name or Path(source.path).name, ws.relative(source.path), source.format, sha, hw_lang, tr_lang,
+         direction, source.licence, source.url, source.description, now()],
+    )
+    dictionary_id = cur.lastrowid
+    before = len(rejects) if rejects is not None else 0
+    stored = duplicates = 0
+    for batch, dups in _batches(accepted(source.records, source.path, rejects), dictionary_id,
+                                hw_lang, tr_lang, reverse):
+        if cancel is not None:
+            cancel.check()
+        db.conn.executemany(INSERT_ENTRY, batch)
+        stored += len(batch)
+        duplicates += dups
+        emit(progress, "import", stored, None, f"{Path(source.path).name}: {stored} entries")
+    if stored == 0:
+        raise TaalkitError(f"{source.path}: no dictionary entries found (is it the right --format?)")
+    db.execute("update dictionaries set entry_count = ? where id = ?", [stored, dictionary_id])
+    return ImportResult(source.path, source.format, "dictionary", dictionary_id, stored, hw_lang, tr_lang,
+                        duplicates, (len(rejects) - before) if rejects is not None else 0)
+
+
+INSERT_ENTRY = (
+    "insert or ignore into entries (dictionary_id, headword, translation, headword_orig, translation_orig, pos, "
+    "sense, headword_lang, translation_lang, line, extra) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _batches(entries: Iterator[Entry], dictionary_id: int, hw_lang, tr_lang, reverse: bool):
+    """Rows ready for ``executemany``, NFC-normalised, exact duplicates dropped (variants kept)."""
+    seen: set[tuple] = set()
+    batch: list[tuple] = []
+    dups = 0
+    nfc = unicodedata.normalize
+    for e in entries:
+        hw_orig, tr_orig = (e.translation, e.headword) if reverse else (e.headword, e.translation)
+        hw = " ".join(nfc("NFC", hw_orig).split())
+        tr = " ".join(nfc("NFC", tr_orig).split())
+        key = (hw, tr, e.pos, e.sense)
+        if key in seen:
+            dups += 1
+            continue
+        seen.add(key)
+        extra = dict(e.extra)
+        if reverse:
+            extra["reversed"] = True
+        batch.append((dictionary_id, hw, tr, hw_orig, tr_orig, e.pos, e.sense, hw_lang, tr_lang, e.line,
+                      json.dumps(extra, ensure_ascii=False) if extra else None))
+        if len(batch) >= BATCH:
+            yield batch, dups
+            batch, dups = [], 0
+    if batch or dups:
+        yield batch, dups
+
+
+def export_tsv(ws: Workspace, path: os.PathLike | str, *, dictionary_id: Optional[int] = None,
+               original: bool = True) -> int:
+    """Write entries as ``headword<TAB>translation[<TAB>pos]`` (the file's own spelling by default)."""
+    cols = "headword_orig, translation_orig" if original else "headword, translation"
+    sql = f"select {cols}, pos from entries"
+    args: list = []
+    if dictionary_id is not None:
+        sql += " where dictionary_id = ?"
+        args.append(dictionary_id)
+    n = 0
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for hw, tr, pos in ws.db.execute(sql + " order by id", args):
+                f.write("\t".join([hw, tr] + ([pos] if pos else [])) + "\n")
+                n += 1
+    return n

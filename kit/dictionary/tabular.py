@@ -1,0 +1,145 @@
+"""TSV and CSV dictionaries: ``source<TAB>target[<TAB>pos]``, header optional.
+
+The simplest thing a community can make in a spreadsheet. Columns are named by role
+(``source``, ``target``, ``pos``, ``sense``; any other name is kept in ``extra``; ``-`` drops
+a column), by default ``source,target,pos``. A first row made only of role names or language
+codes (``en<TAB>cy``) is a header; language codes in it say which language each column holds.
+
+TSV cells are split on tabs only (no quoting), so a quote inside a word stays a quote;
+CSV follows RFC 4180 quoting via the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from ..errors import TaalkitError
+from .langs import ISO639_3_TO_1, pair_from_name, workspace_code
+from .records import Entry, Reject, Source
+from .textfile import iter_lines
+
+DEFAULT_COLUMNS = ("source", "target", "pos")
+ROLE_WORDS = {
+    "source": "source", "target": "target", "headword": "source", "word": "source", "term": "source",
+    "translation": "target", "pos": "pos", "sense": "sense", "origin": "origin", "note": "note",
+    "notes": "note", "comment": "note",
+}
+_CODES = set(ISO639_3_TO_1) | set(ISO639_3_TO_1.values())
+
+
+def parse_columns(spec: Optional[Sequence[str] | str]) -> list[str]:
+    """``"source,target,-"`` → ``["source", "target", "-"]``; needs one source and one target."""
+    if spec is None:
+        return list(DEFAULT_COLUMNS)
+    cols = [c.strip().lower() for c in (spec.split(",") if isinstance(spec, str) else spec)]
+    if cols.count("source") != 1 or cols.count("target") != 1:
+        raise TaalkitError(f"--columns must name one 'source' and one 'target' column, got {','.join(cols)}")
+    return cols
+
+
+def read(path: Path, source_lang: str, target_lang: str, *, delimiter: str = "\t",
+         columns: Optional[Sequence[str] | str] = None) -> Source:
+    """Read a TSV (``delimiter="\\t"``) or CSV (``","``) dictionary."""
+    explicit = columns is not None
+    cols = parse_columns(columns)
+    rows = _rows(path, delimiter)
+    first = next(rows, None)
+    header_langs: Optional[tuple[str, str]] = None
+    pending: list = []
+    if first is not None:
+        number, cells = first
+        if isinstance(cells, list) and _is_header(cells):
+            if not explicit:
+                cols = [ROLE_WORDS.get(c.strip().lower(), "-" if c.strip().lower() in _CODES else c.strip().lower())
+                        for c in cells]
+                if "source" not in cols and "target" not in cols:
+                    cols = list(DEFAULT_COLUMNS[: len(cells)]) + [c.strip().lower() for c in cells[3:]]
+            codes = [c.strip().lower() for c in cells if c.strip().lower() in _CODES]
+            if len(codes) >= 2:
+                header_langs = (codes[0], codes[1])
+        else:
+            pending.append(first)
+    pair = header_langs or pair_from_name(path.name)
+    if pair:
+        hw_lang, tr_lang = (workspace_code(c, source_lang, target_lang) for c in pair)
+    else:
+        hw_lang, tr_lang = source_lang, target_lang
+    fmt = "tsv" if delimiter == "\t" else "csv"
+    return Source(path=str(path), format=fmt, kind="dictionary", headword_lang=hw_lang, translation_lang=tr_lang,
+                  name=path.name, records=_entries(_chain(pending, rows), cols, fmt))
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _is_header(cells: list[str]) -> bool:
+    words = [c.strip().lower() for c in cells if c.strip()]
+    return bool(words) and len(words) >= 2 and all(w in ROLE_WORDS or w in _CODES for w in words)
+
+
+def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str] | Reject]]:
+    if delimiter == "\t":
+        for number, line in iter_lines(path):
+            if line.strip():
+                yield number, line.split("\t")
+        return
+    # CSV: a quoted cell may span lines; the csv module tracks the starting line for us.
+    text = "\n".join(line for _, line in iter_lines(path))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield start, Reject(start, f"expected a CSV row, found {err}")
+            return
+        if any(c.strip() for c in cells):
+            yield start, cells
+
+
+def _entries(rows: Iterator, cols: list[str], fmt: str) -> Iterator[Entry | Reject]:
+    src, tgt = cols.index("source"), cols.index("target")
+    sep = "<TAB>" if fmt == "tsv" else ","
+    need = max(src, tgt) + 1
+    shape = sep.join(c for c in cols[:need])
+    for number, cells in rows:
+        if isinstance(cells, Reject):
+            yield cells
+            continue
+        raw = sep.join(cells) if fmt == "csv" else "\t".join(cells)
+        if len(cells) < need:
+            yield Reject(number, f"expected {shape}, found {len(cells)} column{'s' if len(cells) != 1 else ''}", raw)
+            continue
+        if len(cells) > len(cols):
+            yield Reject(number, f"expected at most {len(cols)} columns ({sep.join(cols)}), found {len(cells)}", raw)
+            continue
+        headword, translation = cells[src], cells[tgt]
+        if not headword.strip() or not translation.strip():
+            empty = "source" if not headword.strip() else "target"
+            yield Reject(number, f"expected a {empty} word, found an empty cell", raw)
+            continue
+        pos = None
+        sense = None
+        extra = {}
+        for role, cell in zip(cols, cells):
+            if role in ("source", "target", "-") or not cell.strip():
+                continue
+            if role == "pos":
+                pos = cell.strip()
+            elif role == "sense":
+                try:
+                    sense = int(cell)
+                except ValueError:
+                    yield Reject(number, f"expected a sense number, found {cell!r}", raw)
+                    break
+            else:
+                extra[role] = cell.strip()
+        else:
+            yield Entry(headword, translation, pos, sense, number, extra)
