@@ -1,3 +1,239 @@
-"""Verbs of this stage (filled in by the issue that builds the stage)."""
+"""``taalkit chat``, ``taalkit translate``, ``taalkit eval``: the runtime verbs, llama.cpp only.
 
-from . import main  # noqa: F401
+They import kit.infer inside the commands, so ``taalkit --help`` stays fast, and nothing here
+touches torch: these verbs work on a laptop where only llama-cpp-python is installed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from . import main
+from .common import ProgressPrinter, open_workspace, workspace_option
+
+
+def _model_for(ws, model: Optional[Path]) -> Path:
+    """--model, else the newest export, else the embedded SmolLM2 (said out loud, never silent)."""
+    from ..infer.default_model import default_model_gguf, latest_export_gguf, resolve_model
+
+    if model is not None or (ws is not None and latest_export_gguf(ws) is not None):
+        return resolve_model(ws, model)
+    path = default_model_gguf()
+    click.secho(f"note: no exported model in this workspace yet; using the unadapted {path.name}",
+                fg="yellow", err=True)
+    return path
+
+
+class _StopOnCtrlC:
+    """While active, Ctrl-C sets a flag the token loop checks, instead of interrupting llama.cpp."""
+
+    def __init__(self, on_stop) -> None:
+        self.on_stop = on_stop
+        self.previous = None
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, lambda *_: self.on_stop())
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+@main.command("chat")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="GGUF file (default: the workspace's newest export).")
+@click.option("--system", "system_text", default=None, help="System prompt text for this chat.")
+@click.option("--prompt", "prompt_name", default=None, help="Use a saved system prompt by name.")
+@click.option("--save-prompt", default=None, metavar="NAME", help="Save --system under NAME for later.")
+@click.option("--n-ctx", type=int, default=2048, show_default=True, help="Context length in tokens.")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: physical cores).")
+@click.option("--temperature", type=float, default=0.7, show_default=True)
+@click.option("--max-tokens", type=int, default=512, show_default=True, help="Longest reply in tokens.")
+@workspace_option
+@click.pass_context
+def chat_cmd(ctx, model, system_text, prompt_name, save_prompt, n_ctx, threads, temperature, max_tokens,
+             workspace) -> None:
+    """Chat with the model in the terminal. Ctrl-C stops a reply (kept); Ctrl-D or /quit leaves.
+
+    In the chat: /new starts over, /export FILE.md|FILE.json saves the conversation.
+    """
+    from ..errors import TaalkitError, WorkspaceError
+    from ..infer import conversations as store
+    from ..infer.chat import ChatSession
+
+    try:
+        ws = open_workspace(ctx)
+    except WorkspaceError:
+        if model is None:
+            raise
+        ws = None  # a bare GGUF can be chatted with; nothing is saved
+    if prompt_name:
+        if ws is None:
+            raise TaalkitError("--prompt needs a workspace (saved prompts live there)")
+        system_text = store.get_system_prompt(ws, prompt_name)
+    if save_prompt:
+        if ws is None or not system_text:
+            raise TaalkitError("--save-prompt needs a workspace and --system TEXT")
+        store.save_system_prompt(ws, save_prompt, system_text)
+    path = _model_for(ws, model)
+    session = ChatSession.open(path, ws=ws, n_ctx=n_ctx, n_threads=threads, system_prompt=system_text,
+                               temperature=temperature, max_tokens=max_tokens)
+    click.secho(f"chatting with {path.name} (context {n_ctx} tokens). Ctrl-C stops a reply, Ctrl-D leaves.",
+                dim=True, err=True)
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo(err=True)
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text == "/new":
+            session.reset()
+            click.secho("(new conversation)", dim=True, err=True)
+            continue
+        if text.startswith("/export"):
+            target = text[len("/export"):].strip()
+            if ws is None or session.conversation_id is None or not target:
+                click.secho("usage: /export FILE.md|FILE.json (after at least one message, in a workspace)",
+                            fg="yellow", err=True)
+            else:
+                store.export_conversation(ws, session.conversation_id, target)
+                click.secho(f"saved {target}", dim=True, err=True)
+            continue
+        reply = session.send(text)
+        if reply.notice:
+            click.secho(f"({reply.notice})", fg="yellow", err=True)
+        sys.stdout.write("model> ")
+        sys.stdout.flush()
+        with _StopOnCtrlC(reply.stop):
+            for piece in reply:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+        stats = reply.stats
+        status = "stopped" if reply.stopped else f"{stats.tokens} tokens"
+        click.secho(f"[{status}, {reply.tokens_per_s:.1f} tokens/s]", dim=True, err=True)
+
+
+@main.command("translate")
+@click.argument("text", nargs=-1)
+@click.option("--to", "to", default=None, help="Language to translate into (default: the workspace's target).")
+@click.option("--file", "in_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Translate a file: plain lines, or a TSV's first column.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Output for --file (appended to: a stopped run resumes).")
+@click.option("--no-glossary", is_flag=True, help="Leave the dictionary out of the prompt.")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="GGUF file (default: the workspace's newest export).")
+@workspace_option
+@click.pass_context
+def translate_cmd(ctx, text, to, in_path, out_path, no_glossary, model, workspace) -> None:
+    """Translate TEXT (or --file IN --out OUT) with the model and the workspace dictionary."""
+    from ..errors import Cancelled, TaalkitError
+    from ..infer.translate import Translator, translate, translate_file
+    from ..progress import CancelToken
+
+    ws = open_workspace(ctx)
+    to = to or ws.target_lang
+    if in_path is not None:
+        if text:
+            raise TaalkitError("give either TEXT or --file, not both")
+        if out_path is None:
+            raise TaalkitError("--file needs --out OUT (where the translations go)")
+        translator = Translator(ws, model_path=_model_for(ws, model))
+        cancel = CancelToken()
+
+        def stop():
+            cancel.cancel()
+            click.echo("\nstopping after this line…", err=True)
+
+        try:
+            with _StopOnCtrlC(stop):
+                result = translate_file(ws, in_path, out_path, to=to, glossary=not no_glossary,
+                                        progress=ProgressPrinter(), cancel=cancel, translator=translator)
+        except Cancelled:
+            click.echo(f"stopped; {out_path} keeps the lines done so far: run the same command to continue",
+                       err=True)
+            ctx.exit(130)
+        resumed = f" (resumed at line {result['resumed_from'] + 1})" if result["resumed_from"] else ""
+        click.echo(f"translated {result['translated']} of {result['total']} lines into {out_path}{resumed}",
+                   err=True)
+        return
+    if not text:
+        raise TaalkitError("nothing to translate: give TEXT or --file IN --out OUT")
+    result = translate(ws, " ".join(text), to=to, model_path=_model_for(ws, model), glossary=not no_glossary)
+    click.echo(result.text)
+    if result.glossary_entries:
+        click.secho("dictionary: " + "; ".join(e.line() for e in result.glossary_entries), dim=True, err=True)
+    elif not no_glossary:
+        click.secho("dictionary: no entries for these words", dim=True, err=True)
+    for note in result.notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    click.secho(f"[{result.source_lang}→{result.target_lang}, {result.tokens_per_s:.1f} tokens/s]",
+                dim=True, err=True)
+
+
+def _default_test_file(ws) -> Optional[Path]:
+    repo_data = Path(__file__).resolve().parents[2] / "data"
+    candidate = repo_data / ws.target_lang / f"test_{ws.source_lang}_{ws.target_lang}.tsv"
+    return candidate if candidate.is_file() else None
+
+
+@main.command("eval")
+@click.option("--test", "test_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Held-out TSV 'source<TAB>target' (default: the shipped test set for this language).")
+@click.option("--limit", type=int, default=None, help="Only the first N pairs (quicker).")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The adapted GGUF (default: the workspace's newest export).")
+@click.option("--system", "systems", multiple=True,
+              type=click.Choice(["adapted", "adapted+glossary", "source", "source+glossary", "wordbyword"]),
+              help="Only these systems (repeatable; default: all five).")
+@click.option("--direction", "directions", multiple=True, type=click.Choice(["en->xx", "xx->en"]),
+              help="Only this direction (repeatable; default: both).")
+@workspace_option
+@click.pass_context
+def eval_cmd(ctx, test_file, limit, model, systems, directions, workspace) -> None:
+    """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary and word-by-word."""
+    from ..errors import TaalkitError
+    from ..evaluate import DIRECTIONS, SYSTEMS, evaluate
+
+    ws = open_workspace(ctx)
+    test_file = test_file or _default_test_file(ws)
+    if test_file is None:
+        raise TaalkitError("no test set: pass --test FILE.tsv (source<TAB>target per line)")
+    results = evaluate(ws, test_file, model_path=model, systems=systems or SYSTEMS,
+                       directions=directions or DIRECTIONS, limit=limit, progress=ProgressPrinter())
+    click.echo(format_table(results))
+
+
+def format_table(results: list[dict]) -> str:
+    """One row per system, chrF and chrF++ per direction; skipped systems say why."""
+    dirs = list(dict.fromkeys(r["direction"] for r in results))
+    systems = list(dict.fromkeys(r["system"] for r in results))
+    by = {(r["system"], r["direction"]): r for r in results}
+    header = f"{'system':<18}" + "".join(f"{d + ' chrF':>14}{'chrF++':>9}" for d in dirs) + "  model"
+    lines = [header, "-" * len(header)]
+    for system in systems:
+        cells, model, why = [], "", ""
+        for d in dirs:
+            r = by.get((system, d))
+            if r is None or r.get("skipped"):
+                why = r.get("skipped", "") if r else ""
+                cells.append(f"{'—':>14}{'—':>9}")
+            else:
+                model = r["model"]
+                cells.append(f"{r['chrf']:>14.2f}{r['chrf_pp']:>9.2f}")
+        lines.append(f"{system:<18}" + "".join(cells) + f"  {model or why}")
+    n = results[0]["n"] if results else 0
+    lines.append(f"({n} sentence pairs per direction; scores stored in the workspace's evaluations table)")
+    return "\n".join(lines)

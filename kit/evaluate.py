@@ -1,0 +1,164 @@
+"""How good is the adapted model? chrF / chrF++ on held-out pairs, beside the baselines, in one run.
+
+Systems (each in both directions):
+- ``adapted`` / ``adapted+glossary``: the workspace's newest exported GGUF (or ``model_path``),
+  without and with the dictionary glossary in the prompt;
+- ``source`` / ``source+glossary``: the unadapted SmolLM2 GGUF the kit ships, same prompts;
+- ``wordbyword``: the dictionary alone, word for word.
+
+So a user sees what adaptation bought and what the glossary adds. Every score is stored in
+``evaluations`` (one row per model, system, direction and metric) so runs can be compared.
+Runtime tier: llama.cpp only, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import InputFormatError, TaalkitError
+from .metrics import chrf
+from .progress import CancelToken, ProgressCallback, emit
+from .workspace import now
+
+SYSTEMS = ("adapted", "adapted+glossary", "source", "source+glossary", "wordbyword")
+DIRECTIONS = ("en->xx", "xx->en")
+
+
+def read_test_pairs(path: os.PathLike | str, limit: Optional[int] = None) -> list[tuple[str, str]]:
+    """``source<TAB>target`` pairs (source = the workspace's source language, e.g. en<TAB>cy)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaalkitError(f"{path}: no such test file")
+    pairs = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise InputFormatError(path, number, "not UTF-8 text; save the file as UTF-8") from None
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
+                raise InputFormatError(path, number, f"expected 'source<TAB>target', found {len(cols)} column(s)")
+            pairs.append((cols[0].strip(), cols[1].strip()))
+            if limit is not None and len(pairs) >= limit:
+                break
+    if not pairs:
+        raise InputFormatError(path, 0, "no test pairs in the file")
+    return pairs
+
+
+def _resolve_direction(ws, name: str) -> tuple[str, str]:
+    src, tgt = ws.source_lang, ws.target_lang
+    table = {"en->xx": (src, tgt), "xx->en": (tgt, src), f"{src}->{tgt}": (src, tgt), f"{tgt}->{src}": (tgt, src)}
+    if name not in table:
+        raise TaalkitError(f"unknown direction {name!r}; use en->xx or xx->en")
+    return table[name]
+
+
+def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLike | str] = None,
+             source_model_path: Optional[os.PathLike | str] = None,
+             systems: Sequence[str] = SYSTEMS, directions: Sequence[str] = DIRECTIONS,
+             limit: Optional[int] = None, n_ctx: int = 1024, progress: Optional[ProgressCallback] = None,
+             cancel: Optional[CancelToken] = None) -> list[dict]:
+    """Score every (system, direction) on ``test_file``; returns one dict per pair, stored in the DB.
+
+    Each dict: ``system, direction, model, chrf, chrf_pp, n, seconds, glossary_entries`` (mean per
+    sentence), plus ``skipped`` (a reason) when a system could not run, e.g. no adapted model yet.
+    """
+    from .infer.default_model import default_model_gguf, latest_export_gguf
+    from .infer.engine import load_llama
+    from .infer.glossary import DictionaryLookup
+    from .infer.translate import Translator
+    from .infer.wordbyword import word_by_word
+
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise TaalkitError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    pairs = read_test_pairs(test_file, limit)
+    dirs = [(d, *_resolve_direction(ws, d)) for d in directions]
+    has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
+
+    models: dict[str, Optional[Path]] = {}
+    adapted = Path(model_path) if model_path else latest_export_gguf(ws)
+    if model_path and not adapted.is_file():
+        raise TaalkitError(f"{adapted}: no such GGUF file")
+    models["adapted"] = adapted if adapted and adapted.is_file() else None
+    models["source"] = Path(source_model_path) if source_model_path else default_model_gguf()
+
+    test_name = ws.relative(test_file)
+    results: list[dict] = []
+    total_units = len(systems) * len(dirs) * len(pairs)
+    done = 0
+    translators: dict[str, Translator] = {}
+    for system in systems:
+        family = system.split("+")[0]
+        use_glossary = system.endswith("+glossary")
+        model = models.get(family)
+        for name, src, tgt in dirs:
+            row = {"system": system, "direction": f"{src}->{tgt}", "model": "", "n": len(pairs),
+                   "chrf": None, "chrf_pp": None, "seconds": 0.0, "glossary_entries": 0.0}
+            if family != "wordbyword" and model is None:
+                row["skipped"] = "no exported model; run 'taalkit export' or pass --model"
+            elif (family == "wordbyword" or use_glossary) and not has_dictionary:
+                row["skipped"] = "no dictionary in the workspace; import one with 'taalkit dict import'"
+            if "skipped" in row:
+                results.append(row)
+                done += len(pairs)
+                emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}: skipped")
+                continue
+            started = time.perf_counter()
+            hyps, refs, n_entries = [], [], 0
+            if family == "wordbyword":
+                row["model"] = "dictionary"
+                lookup = DictionaryLookup(ws, src, tgt)
+            else:
+                row["model"] = ws.relative(model)
+                if family not in translators:
+                    translators[family] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx), model_path=model)
+            for en_text, xx_text in pairs:
+                if cancel is not None:
+                    cancel.check()
+                source_text, reference = (en_text, xx_text) if src == ws.source_lang else (xx_text, en_text)
+                if family == "wordbyword":
+                    hyp = word_by_word(ws, source_text, source_lang=src, target_lang=tgt, lookup=lookup)
+                else:
+                    result = translators[family].translate(source_text, to=tgt, glossary=use_glossary)
+                    hyp, n_entries = result.text, n_entries + len(result.glossary_entries)
+                hyps.append(hyp)
+                refs.append(reference)
+                done += 1
+                emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}")
+            row["chrf"] = round(chrf(hyps, refs), 2)
+            row["chrf_pp"] = round(chrf(hyps, refs, word_order=2), 2)
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            row["glossary_entries"] = round(n_entries / len(pairs), 2)
+            row["examples"] = [{"source": s, "reference": r, "hypothesis": h}
+                               for s, r, h in zip([p[0] if src == ws.source_lang else p[1] for p in pairs[:3]],
+                                                  refs[:3], hyps[:3])]
+            _store(ws, row, test_name, use_glossary)
+            results.append(row)
+    return results
+
+
+def _store(ws, row: dict, test_name: str, use_glossary: bool) -> None:
+    details = json.dumps({k: row[k] for k in ("n", "seconds", "glossary_entries", "examples")}, ensure_ascii=False)
+    created = now()
+    ws.db["evaluations"].insert_all([
+        {"model": row["model"], "system": row["system"], "test_file": test_name, "direction": row["direction"],
+         "metric": metric, "value": row[key], "glossary": int(use_glossary), "details": details,
+         "created_at": created}
+        for metric, key in (("chrF", "chrf"), ("chrF++", "chrf_pp"))
+    ])
+
+
+def past_evaluations(ws, limit: int = 200) -> list[dict]:
+    """Stored scores, newest first, for comparing runs (TUI, ``taalkit eval --history``)."""
+    cols = ("id", "model", "system", "test_file", "direction", "metric", "value", "glossary", "created_at")
+    rows = ws.db.execute(f"select {', '.join(cols)} from evaluations order by id desc limit ?", [limit])
+    return [dict(zip(cols, r)) for r in rows]

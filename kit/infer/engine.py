@@ -1,0 +1,152 @@
+"""One llama.cpp model loaded with laptop defaults, its chat template, and a token stream.
+
+Chat and translation share this: both render messages with the model's *own* chat
+template (read from the GGUF metadata, so an adapted model that kept SmolLM2's template
+chats the way it was trained) and pull tokens one at a time so a stop lands between
+tokens, never inside llama.cpp.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from ..errors import ResourceError, TaalkitError
+
+# ChatML, SmolLM2's format: used only when a GGUF carries no template at all.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+DEFAULT_N_CTX = 2048
+DEFAULT_N_BATCH = 256
+
+
+def physical_cores() -> int:
+    """Physical cores, not hyper-threads: llama.cpp decode is memory-bound and extra
+    SMT threads only contend with each other."""
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except Exception:  # psutil is optional in the runtime tier
+        n = None
+    return max(1, n or os.cpu_count() or 1)
+
+
+def load_llama(path: os.PathLike | str, *, n_ctx: int = DEFAULT_N_CTX, n_threads: Optional[int] = None,
+               n_batch: int = DEFAULT_N_BATCH, seed: int = 0):
+    """Open a GGUF with CPU defaults; a bad file becomes one clear line, not a C++ trace."""
+    from llama_cpp import Llama
+
+    path = Path(path)
+    if not path.is_file():
+        raise TaalkitError(f"{path}: no such GGUF file")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise TaalkitError(f"{path}: not a GGUF file (bad magic); export the model with 'taalkit export'")
+    threads = n_threads or physical_cores()
+    try:
+        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                     n_batch=min(n_batch, n_ctx), seed=seed, verbose=False)
+    except (ValueError, RuntimeError) as err:
+        raise ResourceError(f"{path}: llama.cpp could not load it ({err}); try a smaller --n-ctx "
+                            "or re-export the model") from err
+
+
+class ChatTemplate:
+    """Renders a message list with the GGUF's ``tokenizer.chat_template`` (jinja2, sandboxed)."""
+
+    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message):
+            raise TaalkitError(f"the model's chat template refused the conversation: {message}")
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        self.source = source
+        self._template = env.from_string(source)
+        self.bos_token, self.eos_token = bos_token, eos_token
+
+    @classmethod
+    def from_llama(cls, llm) -> "ChatTemplate":
+        source = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+        return cls(source, bos_token=_token_text(llm, llm.token_bos()),
+                   eos_token=_token_text(llm, llm.token_eos()))
+
+    def render(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                     bos_token=self.bos_token, eos_token=self.eos_token)
+
+
+def _token_text(llm, token_id: int) -> str:
+    if token_id is None or token_id < 0:
+        return ""
+    return llm.detokenize([token_id], special=True).decode("utf-8", errors="replace")
+
+
+@dataclass
+class StreamStats:
+    """What one generation produced: the measured decode speed is shown to the user."""
+
+    prompt_tokens: int = 0
+    tokens: int = 0
+    first_token_s: float = 0.0  # prompt processing + first token
+    decode_s: float = 0.0  # time for tokens after the first
+    finish_reason: str = ""
+    pieces: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed: tokens after the first divided by the time they took."""
+        if self.tokens < 2 or self.decode_s <= 0:
+            return 0.0
+        return (self.tokens - 1) / self.decode_s
+
+
+def stream_tokens(llm, prompt: str, *, max_tokens: int, stats: StreamStats, temperature: float = 0.0,
+                  top_p: float = 0.95, stop: Optional[list[str]] = None, cancel=None,
+                  seed: Optional[int] = None) -> Iterator[str]:
+    """Yield text pieces, one per generated token, filling ``stats`` as it goes.
+
+    ``cancel`` (a :class:`kit.progress.CancelToken`) is polled before each token; a stop
+    ends the stream quietly with ``stats.finish_reason == "stopped"`` and the partial text kept.
+    """
+    stats.prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+    started = time.perf_counter()
+    first_at = None
+    stream = llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                   stop=stop or [], stream=True, seed=seed)
+    try:
+        for chunk in stream:
+            if cancel is not None and cancel.cancelled:
+                stats.finish_reason = "stopped"
+                return
+            choice = chunk["choices"][0]
+            piece = choice.get("text") or ""
+            if choice.get("finish_reason"):
+                stats.finish_reason = choice["finish_reason"]
+            else:
+                stats.tokens += 1
+                now = time.perf_counter()
+                if first_at is None:
+                    first_at = now
+                    stats.first_token_s = now - started
+                else:
+                    stats.decode_s = now - first_at
+            if piece:
+                stats.pieces.append(piece)
+                yield piece
+    finally:
+        stream.close()
+        if not stats.finish_reason:
+            stats.finish_reason = "stopped"

@@ -1,0 +1,235 @@
+"""Prompted translation with the model's chat template, in both directions, dictionary-aware.
+
+``translate(ws, "Open the file", to="cy")`` renders a system message (the task, plus the
+glossary of dictionary entries for the input's words), the text as the user message, and
+decodes greedily. ``translate_file`` does the same line by line for a plain or TSV file,
+appending to the output so a crash at line 4,000 restarts at line 4,000.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..errors import InputFormatError, TaalkitError
+from ..progress import CancelToken, ProgressCallback, emit
+from .default_model import resolve_model
+from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
+from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
+
+
+@dataclass
+class Translation:
+    text: str
+    glossary_entries: list[GlossaryEntry]
+    source_lang: str
+    target_lang: str
+    model_path: str = ""
+    prompt: str = ""  # exactly what llama.cpp was given
+    tokens: int = 0
+    tokens_per_s: float = 0.0
+    seconds: float = 0.0
+    stopped: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def direction(ws, to: str) -> tuple[str, str]:
+    """(source, target) language codes for a translation into ``to`` within this workspace."""
+    to = lang_code(to or ws.target_lang)
+    pair = (lang_code(ws.source_lang), lang_code(ws.target_lang))
+    if to == pair[1]:
+        return pair
+    if to == pair[0]:
+        return pair[1], pair[0]
+    raise TaalkitError(f"this workspace translates between {pair[0]} and {pair[1]}; --to {to} is neither")
+
+
+def system_message(source: str, target: str, glossary: Optional[Glossary]) -> str:
+    text = (f"You are a careful translator from {lang_name(source)} to {lang_name(target)}. "
+            f"Reply with the {lang_name(target)} translation only, nothing else.")
+    if glossary:
+        text += "\n\n" + glossary.prompt_text() + "\nUse these dictionary translations where they fit."
+    return text
+
+
+def user_message(text: str, source: str, target: str) -> str:
+    return f"Translate into {lang_name(target)}:\n{text}"
+
+
+class Translator:
+    """One loaded model translating many texts (the model and dictionary lookups are reused)."""
+
+    def __init__(self, ws, *, model_path: Optional[os.PathLike | str] = None, llm=None, n_ctx: int = 2048,
+                 n_threads: Optional[int] = None, max_entries: int = 24) -> None:
+        self.ws = ws
+        if llm is None:
+            path = resolve_model(ws, model_path)
+            llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
+            self.model_path = str(path)
+        else:
+            self.model_path = str(model_path or getattr(llm, "model_path", ""))
+        self.llm = llm
+        self.template = ChatTemplate.from_llama(llm)
+        self.max_entries = max_entries
+        self._lookups: dict[tuple[str, str], DictionaryLookup] = {}
+
+    def lookup(self, source: str, target: str) -> DictionaryLookup:
+        key = (source, target)
+        if key not in self._lookups:
+            self._lookups[key] = DictionaryLookup(self.ws, source, target)
+        return self._lookups[key]
+
+    def prompt(self, text: str, *, to: str, glossary: bool = True) -> tuple[str, Glossary]:
+        source, target = direction(self.ws, to)
+        gloss = build_glossary(self.ws, text, source_lang=source, target_lang=target,
+                               max_entries=self.max_entries, lookup=self.lookup(source, target)) \
+            if glossary else Glossary([], source, target)
+        messages = [{"role": "system", "content": system_message(source, target, gloss)},
+                    {"role": "user", "content": user_message(text, source, target)}]
+        return self.template.render(messages), gloss
+
+    def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
+                  max_tokens: Optional[int] = None) -> Translation:
+        source, target = direction(self.ws, to)
+        prompt, gloss = self.prompt(text, to=to, glossary=glossary)
+        notes = []
+        n_ctx = self.llm.n_ctx()
+        n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        n_text = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        budget = max_tokens or min(512, 2 * n_text + 16)
+        if n_prompt + budget > n_ctx and gloss:
+            # The glossary is the first thing to give up when the context is short.
+            notes.append("glossary left out: the text is too long for the model's context with it")
+            prompt, gloss = self.prompt(text, to=to, glossary=False)
+            n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        if n_prompt + budget > n_ctx:
+            budget = n_ctx - n_prompt
+            if budget < 8:
+                raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
+                                   f"{n_ctx}-token context); split it into shorter lines")
+        stats = StreamStats()
+        started = time.perf_counter()
+        single_line = "\n" not in text.strip()
+        stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel)
+        for piece in stream:
+            # A one-line input needs one line of answer: stop once it is complete, saving time.
+            if single_line and "\n" in piece and (stats.text.count("\n") >= 3 or clean_output(stats.text, True)):
+                stream.close()
+                stats.finish_reason = "stop"
+                break
+        out = clean_output(stats.text, single_line=single_line)
+        return Translation(out, list(gloss.entries), source, target, self.model_path, prompt, stats.tokens,
+                           stats.tokens_per_s, time.perf_counter() - started, stats.finish_reason == "stopped",
+                           notes)
+
+
+# "Welsh:", "Translation:", "English translation:" — labels small models put before the answer.
+LABEL_RE = re.compile(r"^(?:[\w ]{0,30}translation|welsh|english|cymraeg|saesneg|[A-Z][a-z]+)\s*:\s*", re.I)
+
+
+def _is_label(line: str) -> bool:
+    return bool(LABEL_RE.match(line)) and not LABEL_RE.sub("", line).strip()
+
+
+def clean_output(text: str, single_line: bool) -> str:
+    """The model's answer without chat residue; for a one-line input, its first non-empty line."""
+    text = text.replace("<|im_end|>", "").strip()
+    if single_line:
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not _is_label(line):
+                return LABEL_RE.sub("", line).strip()
+        return ""
+    return text
+
+
+def translate(ws, text: str, *, to: str, model_path: Optional[os.PathLike | str] = None, glossary: bool = True,
+              translator: Optional[Translator] = None, cancel: Optional[CancelToken] = None) -> Translation:
+    """Translate ``text`` into ``to`` (the workspace's target or source language)."""
+    if not text or not text.strip():
+        raise TaalkitError("nothing to translate: the text is empty")
+    translator = translator or Translator(ws, model_path=model_path)
+    return translator.translate(text, to=to, glossary=glossary, cancel=cancel)
+
+
+# -- files ----------------------------------------------------------------------------
+def read_source_lines(path: os.PathLike | str) -> tuple[list[str], bool]:
+    """Source texts of a plain file (one per line) or a TSV (first column); (texts, is_tsv)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaalkitError(f"{path}: no such file")
+    is_tsv = path.suffix.lower() == ".tsv"
+    texts = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise InputFormatError(path, number, "not UTF-8 text; save the file as UTF-8") from None
+            if number == 1:
+                line = line.lstrip("\ufeff")
+            texts.append(line.split("\t")[0] if is_tsv else line)
+    return texts, is_tsv
+
+
+def _existing_output_lines(out_path: Path) -> list[str]:
+    """Lines already translated; a half-written last line (a crash mid-write) is cut off."""
+    if not out_path.exists():
+        return []
+    data = out_path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(out_path, "r+b") as f:
+            f.truncate(keep)
+        data = data[:keep]
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def translate_file(ws, in_path: os.PathLike | str, out_path: os.PathLike | str, *, to: str,
+                   model_path: Optional[os.PathLike | str] = None, glossary: bool = True,
+                   progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
+                   translator: Optional[Translator] = None) -> dict:
+    """Translate a file line by line into ``out_path``, resuming after the lines already there.
+
+    Output: one line per input line, ``source<TAB>translation`` for a TSV input, the translation
+    alone for plain text. Each line is flushed to disk as it is done (append-only), so a stopped or
+    crashed run continues where it ended. Returns counts: ``total``, ``resumed_from``, ``translated``.
+    """
+    in_path, out_path = Path(in_path), Path(out_path)
+    texts, is_tsv = read_source_lines(in_path)
+    done_lines = _existing_output_lines(out_path)
+    if len(done_lines) > len(texts):
+        raise TaalkitError(f"{out_path} has {len(done_lines)} lines but {in_path} only {len(texts)}; "
+                           "it belongs to another input, choose another --out")
+    if is_tsv:
+        for number, (line, text) in enumerate(zip(done_lines, texts), start=1):
+            if line.split("\t")[0] != text.replace("\t", " "):
+                raise TaalkitError(f"{out_path}:{number} does not match {in_path}:{number}; "
+                                   "it belongs to another input, choose another --out")
+    start = len(done_lines)
+    total = len(texts)
+    emit(progress, "translate", start, total, f"resuming at line {start + 1}" if start else "")
+    if start == total:
+        return {"total": total, "resumed_from": start, "translated": 0}
+    translator = translator or Translator(ws, model_path=model_path)
+    direction(ws, to)  # fail before opening the output
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    translated = 0
+    with open(out_path, "a", encoding="utf-8") as out:
+        for index in range(start, total):
+            if cancel is not None:
+                cancel.check()
+            text = texts[index]
+            result = translator.translate(text, to=to, glossary=glossary) if text.strip() else None
+            hyp = " ".join(result.text.split()) if result else ""
+            out.write((f"{text.replace(chr(9), ' ')}\t{hyp}" if is_tsv else hyp) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+            translated += 1
+            emit(progress, "translate", index + 1, total,
+                 tokens_per_s=round(result.tokens_per_s, 1) if result else 0.0)
+    return {"total": total, "resumed_from": start, "translated": translated}
