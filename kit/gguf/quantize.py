@@ -82,7 +82,10 @@ class TensorShape:
 def gguf_tensor_shapes(path: os.PathLike | str) -> list[TensorShape]:
     from gguf import GGUFReader
 
-    reader = GGUFReader(str(path))
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as err:  # ValueError on a bad magic, struct/index errors on a cut file
+        raise TaalkitError(f"{path}: not a readable GGUF file ({err})") from None
     return [TensorShape(t.name, int(t.shape[0]), int(t.n_elements)) for t in reader.tensors]
 
 
@@ -109,11 +112,11 @@ def planned_types(shapes: Iterable[TensorShape], quant: str, *,
                 s.name.endswith("attn_v.weight") or s.name.endswith("ffn_down.weight")):
             if _more_bits(int(s.name.split(".")[1]), n_layer):
                 t = "Q6_K"
-        if s.name in ("token_embd.weight", "output.weight"):
-            if keep:
-                t = "Q8_0"
-            elif q.name in ("Q4_K_M", "Q5_K_M") and (s.name == "output.weight" or tied):
-                t = "Q6_K"
+        is_output = s.name == "output.weight" or (tied and s.name == "token_embd.weight")
+        if keep and s.name in ("token_embd.weight", "output.weight"):
+            t = "Q8_0"
+        elif is_output and t not in ("Q8_0", "F16"):
+            t = "Q6_K"  # llama.cpp gives the output matrix more bits than the rest
         if s.row % BLOCK[t]:
             t = K_FALLBACK.get(t, "F16")
         types[s.name] = t
@@ -159,16 +162,38 @@ def quant_table(shapes: Iterable[TensorShape], **kw) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _captured_stderr():
-    """llama.cpp logs on fd 2; keep it off the user's terminal but available for errors."""
+def _captured_llama_log():
+    """Collect llama.cpp's quantization log instead of printing it; yields a function returning it.
+
+    llama-cpp-python routes llama.cpp's log through a Python callback that prints to
+    ``sys.stderr`` (and ggml may write to fd 2 directly), so both are redirected. The text is
+    kept so a failure can quote llama.cpp's own last line.
+    """
+    import io
+    import logging
+    import sys
+
+    from llama_cpp import _logger
+
+    buf = io.StringIO()
+    saved_level, saved_stderr = _logger.logger.level, sys.stderr
     with tempfile.TemporaryFile(mode="w+b") as sink:
-        saved = os.dup(2)
+        saved_fd = os.dup(2)
         try:
+            _logger.logger.setLevel(logging.DEBUG)
+            sys.stderr = buf
             os.dup2(sink.fileno(), 2)
-            yield sink
+
+            def text() -> str:
+                sink.seek(0)
+                return buf.getvalue() + sink.read().decode("utf-8", "replace")
+
+            yield text
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            sys.stderr = saved_stderr
+            _logger.logger.setLevel(saved_level)
 
 
 def quantize_gguf(src: os.PathLike | str, out: os.PathLike | str, quant: str = "Q8_0", *,
@@ -209,10 +234,9 @@ def quantize_gguf(src: os.PathLike | str, out: os.PathLike | str, quant: str = "
     emit(progress, "quantize", 0, 1, f"{q.name}: about {human_bytes(expected)}")
     started = time.perf_counter()
     with atomic_path(out) as tmp:
-        with _captured_stderr() as log:
+        with _captured_llama_log() as log:
             rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-            log.seek(0)
-            tail = [line for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            tail = [line.strip() for line in log().splitlines() if line.strip()]
         if rc != 0 or not tmp.exists():
             raise TaalkitError(f"llama.cpp could not quantize {src.name} to {q.name}: "
                                f"{tail[-1] if tail else f'return code {rc}'}")
