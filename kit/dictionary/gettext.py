@@ -1,0 +1,210 @@
+"""gettext catalogues (``.po`` text and compiled ``.mo``) as parallel segments.
+
+Software translations are the most common translated text a small language has on a
+laptop (every ``*-l10n`` package ships ``.mo`` files). They are sentence pairs, not word
+pairs, so they go to ``segments`` (kind ``parallel``), never to the dictionary.
+``msgid`` is the source side, ``msgstr`` the target; untranslated and fuzzy messages are
+left out; plural forms give one pair per form that has both sides. The target language is
+the catalogue's ``Language:`` header when it has one.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+from typing import Iterator, Optional
+
+from .langs import workspace_code
+from .records import Reject, Segment, Source
+from .textfile import iter_lines
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+(".*)$')
+
+
+def unescape(quoted: str) -> str:
+    """The content of a C string literal ``"…"`` (raises ValueError when it is not one)."""
+    s = quoted.strip()
+    if len(s) < 2 or s[0] != '"' or s[-1] != '"':
+        raise ValueError(s)
+    out, i, body = [], 0, s[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
+            i += 2
+        elif c == '"':
+            raise ValueError(s)
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _language_of(header: str) -> Optional[str]:
+    m = re.search(r"^Language:\s*([A-Za-z_@-]+)", header, re.M)
+    return m.group(1) if m else None
+
+
+def _source(path: Path, fmt: str, source_lang: str, target_lang: str, header: str, records) -> Source:
+    lang = _language_of(header)
+    tgt = workspace_code(lang, source_lang, target_lang) if lang else target_lang
+    return Source(path=str(path), format=fmt, kind="parallel", headword_lang=source_lang, translation_lang=tgt,
+                  name=path.name, description=header or None, records=records)
+
+
+# -- .po ------------------------------------------------------------------------------------------
+
+
+def read_po(path: Path, source_lang: str, target_lang: str) -> Source:
+    messages = list(_po_messages(path))  # catalogues are small; the header comes first
+    header = next((m["msgstr"].get(0, "") for m in messages if isinstance(m, dict) and m.get("msgid") == ""
+                   and "msgctxt" not in m), "")
+    return _source(path, "po", source_lang, target_lang, header, _po_segments(messages))
+
+
+def _po_segments(messages: list) -> Iterator[Segment | Reject]:
+    for m in messages:
+        if isinstance(m, Reject):
+            yield m
+            continue
+        if m.get("msgid", "") == "" or m.get("fuzzy"):
+            continue
+        yield from _pairs(m["msgid"], m.get("msgid_plural"), m["msgstr"], m["line"])
+
+
+def _pairs(msgid: str, plural: Optional[str], msgstr: dict[int, str], line: int) -> Iterator[Segment]:
+    if msgstr.get(0):
+        yield Segment(msgid, msgstr[0], line)
+    if plural:
+        for n, text in sorted(msgstr.items()):
+            if n >= 1 and text:
+                yield Segment(plural, text, line)
+
+
+def _po_messages(path: Path) -> Iterator[dict | Reject]:
+    current: dict = {}
+    field: Optional[tuple] = None
+    flags: set[str] = set()
+
+    def finish():
+        nonlocal current, flags
+        msg = current
+        current = {}
+        if "msgid" in msg:
+            if not msg["msgstr"]:
+                return Reject(msg["line"], "expected msgstr after msgid, found none", msg["msgid"][:80])
+            return msg
+        return None
+
+    for number, raw in iter_lines(path):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("#,"):
+                flags.update(f.strip() for f in line[2:].split(","))
+            continue
+        if line.startswith('"'):
+            if field is None:
+                yield Reject(number, f"expected msgid/msgstr before a continued string, found {line[:60]}", raw)
+                continue
+            try:
+                _append(current, field, unescape(line))
+            except ValueError:
+                yield Reject(number, f"expected a \"quoted string\", found {line[:60]}", raw)
+            continue
+        m = _KEYWORD.match(line)
+        if not m:
+            yield Reject(number, f"expected msgctxt, msgid, msgstr or \"…\", found {line[:60]}", raw)
+            field = None
+            continue
+        keyword, index, quoted = m.group(1), m.group(2), m.group(3)
+        if keyword in ("msgctxt", "msgid") and ("msgstr" in current and current["msgstr"] or
+                                                (keyword == "msgid" and "msgid" in current)):
+            done = finish()
+            if done is not None:
+                yield done
+        if keyword in ("msgctxt", "msgid") and "line" not in current:
+            current["line"] = number
+            current["msgstr"] = {}
+            current["fuzzy"] = "fuzzy" in flags
+            flags = set()
+        try:
+            value = unescape(quoted)
+        except ValueError:
+            yield Reject(number, f"expected a \"quoted string\", found {quoted[:60]}", raw)
+            field = None
+            continue
+        if keyword.startswith("msgstr"):
+            if "msgid" not in current:
+                yield Reject(number, "expected msgid before msgstr, found msgstr alone", raw)
+                field = None
+                continue
+            field = ("msgstr", int(index) if index is not None else 0)
+        else:
+            field = (keyword,)
+        _append(current, field, value, new=True)
+    done = finish()
+    if done is not None:
+        yield done
+
+
+def _append(msg: dict, field: tuple, text: str, new: bool = False) -> None:
+    if field[0] == "msgstr":
+        store = msg.setdefault("msgstr", {})
+        store[field[1]] = text if new else store.get(field[1], "") + text
+    else:
+        msg[field[0]] = text if new else msg.get(field[0], "") + text
+
+
+# -- .mo ------------------------------------------------------------------------------------------
+
+
+def read_mo(path: Path, source_lang: str, target_lang: str) -> Source:
+    data = path.read_bytes()
+    messages, problem = _mo_messages(data)
+    header = messages.get("", "") if messages else ""
+    return _source(path, "mo", source_lang, target_lang, header, _mo_segments(messages, problem))
+
+
+def _mo_messages(data: bytes) -> tuple[dict[str, str], Optional[str]]:
+    if len(data) < 28:
+        return {}, f"expected a .mo header (28 bytes), found {len(data)} bytes"
+    magic = data[:4]
+    if magic == b"\xde\x12\x04\x95":
+        order = "<"
+    elif magic == b"\x95\x04\x12\xde":
+        order = ">"
+    else:
+        return {}, f"expected the .mo magic number 0x950412de, found 0x{magic.hex()}"
+    _rev, count, orig_at, trans_at = struct.unpack(order + "4I", data[4:20])
+    messages: dict[str, str] = {}
+    for i in range(count):
+        try:
+            olen, ooff = struct.unpack(order + "2I", data[orig_at + 8 * i: orig_at + 8 * i + 8])
+            tlen, toff = struct.unpack(order + "2I", data[trans_at + 8 * i: trans_at + 8 * i + 8])
+        except struct.error:
+            return messages, f"expected {count} messages, found the table cut short at message {i + 1}"
+        if ooff + olen > len(data) or toff + tlen > len(data):
+            return messages, f"expected message {i + 1} inside the file, found an offset past its end"
+        try:
+            msgid = data[ooff:ooff + olen].decode("utf-8")
+            msgstr = data[toff:toff + tlen].decode("utf-8")
+        except UnicodeDecodeError:
+            return messages, f"expected UTF-8 in message {i + 1}, found undecodable bytes (charset not UTF-8?)"
+        messages[msgid] = msgstr
+    return messages, None
+
+
+def _mo_segments(messages: dict[str, str], problem: Optional[str]) -> Iterator[Segment | Reject]:
+    for n, (msgid, msgstr) in enumerate(messages.items(), 1):
+        if msgid == "" or not msgstr:
+            continue
+        msgid = msgid.split("\x04", 1)[-1]  # drop msgctxt
+        ids = msgid.split("\x00")
+        strs = msgstr.split("\x00")
+        yield from _pairs(ids[0], ids[1] if len(ids) > 1 else None, dict(enumerate(strs)), n)
+    if problem:
+        yield Reject(None, problem)
