@@ -28,9 +28,10 @@ from .base import KitScreen
 DEFAULT_MODEL = ("SmolLM2-135M (built in)", "default")
 DEFAULT_PARAMETERS = 134_515_008
 METHODS = [
-    ("text pairs + dictionary", "parallel"),
-    ("dictionary only", "dictionary"),
+    ("trans-tokenization", "transtok"),
     ("spelling only (FVT)", "fvt"),
+    ("mean (baseline)", "mean"),
+    ("random (baseline)", "random"),
 ]
 FINETUNE_STAGES = [("automatic (fits RAM)", "auto"), ("embeddings only", "embeddings"),
                    ("LoRA adapters", "lora"), ("whole model", "full")]
@@ -90,7 +91,7 @@ class AdaptScreen(KitScreen):
                     yield Button("Train tokenizer", id="train-tokenizer")
                 yield Label("3 · Trans-tokenize", classes="section-title")
                 with Horizontal(classes="form-row"):
-                    yield Select(METHODS, value="parallel", allow_blank=False, id="method")
+                    yield Select(METHODS, value="transtok", allow_blank=False, id="method")
                     yield Button("Run", id="transtokenize")
                 yield Label("4 · Fine-tune", classes="section-title")
                 with Horizontal(classes="form-row"):

@@ -19,10 +19,11 @@ from .base import KitScreen
 
 #: Quantization types llama.cpp offers for small models, with bytes per weight and advice.
 QUANTS = (
-    ("q8_0", 34 / 32, "near-lossless, safe"),
-    ("q4_1", 20 / 32, "small, still chats"),
-    ("q4_0", 18 / 32, "smallest, lower quality"),
-    ("f16", 2.0, "unquantized, for checks"),
+    ("Q8_0", 8.5 / 8, "near-lossless, safe"),
+    ("Q6_K", 6.5625 / 8, "k-quant, smaller"),
+    ("Q4_1", 5.0 / 8, "small, still chats"),
+    ("Q4_0", 4.5 / 8, "smallest, lower quality"),
+    ("F16", 2.0, "unquantized reference"),
 )
 
 
@@ -72,15 +73,31 @@ class ExportScreen(KitScreen):
             model_label.update("")
             return
         row = ws.latest_model()
-        params = row.get("parameters") if row else None
         if row is None:
             model_label.update("No model yet: adapt one first (F4).")
         else:
-            sizes = ", ".join(f"{name} {expected_size(params, bpw)}" for name, bpw, _ in QUANTS)
-            model_label.update(f"Model: {row['name']} ({row['role']})\nExpected: {sizes}")
+            lines = [f"Model: {row['name']} ({row['role']})", "Expected file size:"]
+            lines += [f"  {name:<5} {size}" for name, size in self.expected_sizes(row)]
+            model_label.update("\n".join(lines))
         for export in ws.db["exports"].rows_where(order_by="id desc", limit=20):
             table.add_row(export["path"], export["quant"], human_bytes(export["size_bytes"] or 0),
                           _verdict(export.get("verification")))
+
+    def expected_sizes(self, row: dict) -> list[tuple[str, str]]:
+        """Per offered type, the size kit.gguf predicts for this model (with k-quant warnings)."""
+        try:
+            table = {r["quant"]: r for r in kit_function("gguf", "list_quants")(self.ws.model_dir(row))}
+        except Exception:  # no kit.gguf in this build, or an unreadable folder: estimate instead
+            table = {}
+        out = []
+        for name, bpw, _advice in QUANTS:
+            info = table.get(name)
+            if info:
+                warn = " (some rows fall back)" if info.get("warning") else ""
+                out.append((name, f"≈ {human_bytes(info['expected_bytes'])}{warn}"))
+            else:
+                out.append((name, expected_size(row.get("parameters"), bpw)))
+        return out
 
     @on(Button.Pressed, "#export")
     def _export_pressed(self) -> None:
@@ -128,9 +145,27 @@ def _verdict(verification: Any) -> str:
 
 
 def _describe_verification(verification: Any) -> str:
+    """The verdict, then one short line per check (scalars only; details stay in the database)."""
     v = _parse(verification)
-    if isinstance(v, dict):
-        lines = [f"{_verdict(v)}"]
-        lines += [f"{k.replace('_', ' ')}: {val}" for k, val in v.items() if k not in ("ok", "passed")]
-        return "\n".join(lines)
-    return str(v or "no verification recorded")
+    if not isinstance(v, dict):
+        return str(v or "no verification recorded")
+    lines = ["passed: llama.cpp agrees with the model" if v.get("ok") else "FAILED: see the checks below"
+             if "ok" in v else "recorded"]
+    for key, value in v.items():
+        if key in ("ok", "passed"):
+            continue
+        if isinstance(value, dict):
+            scalars = [f"{k.replace('_', ' ')} {_short(x)}" for k, x in value.items()
+                       if isinstance(x, (int, float, str, bool)) and not isinstance(x, str) or
+                       (isinstance(x, str) and len(x) < 30)]
+            text = ", ".join(scalars)
+        else:
+            text = _short(value)
+        lines.append(f"{key.replace('_', ' ')}: {text}"[:110])
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
