@@ -1,3 +1,77 @@
-"""Verbs of this stage (filled in by the issue that builds the stage)."""
+"""``taalkit demo``, ``taalkit bundle`` and ``taalkit open``: the whole journey, and carrying its result."""
 
-from . import main  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import main
+from .common import ProgressPrinter, workspace_option
+
+
+def _explicit_workspace(ctx: click.Context):
+    """The ``-w`` given before or after the verb, or None (the demo then uses ./demo-workspace)."""
+    while ctx is not None:
+        if ctx.obj and ctx.obj.get("workspace"):
+            return Path(ctx.obj["workspace"])
+        ctx = ctx.parent
+    return None
+
+
+@main.command("demo")
+@click.option("--lang", type=click.Choice(["cy", "fy", "af"]), default="cy", show_default=True,
+              help="Which shipped language to adapt SmolLM2 to.")
+@click.option("--minutes", type=float, default=8.0, show_default=True, help="Fine-tuning budget.")
+@click.option("--steps", type=int, default=None, help="Fine-tune exactly this many steps instead.")
+@click.option("--eval-lines", "eval_lines", type=int, default=40, show_default=True,
+              help="Held-out test lines to score.")
+@workspace_option
+@click.pass_context
+def demo_cmd(ctx: click.Context, lang: str, minutes: float, steps, eval_lines: int, workspace) -> None:
+    """Run the whole pipeline on the shipped data (default workspace: ./demo-workspace).
+
+    Running it again reuses every finished step and resumes an interrupted fine-tuning run.
+    """
+    from ..demo import DemoSettings, default_demo_workspace, format_summary, run_demo
+
+    ws_path = _explicit_workspace(ctx) or default_demo_workspace()
+    click.echo(f"demo: en→{lang} in {ws_path}", err=True)
+    settings = DemoSettings(budget_minutes=minutes, finetune_steps=steps, eval_limit=eval_lines)
+    summary = run_demo(ws_path, lang=lang, settings=settings, progress=ProgressPrinter())
+    click.echo(format_summary(summary))
+
+
+@main.command("bundle")
+@click.argument("ws_path", metavar="WS", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path), help="The .zip to write.")
+@click.option("--export-id", type=int, default=None, help="Which export (default: the newest).")
+def bundle_cmd(ws_path: Path, out: Path, export_id) -> None:
+    """Pack a workspace's exported GGUF and dictionary into one zip for another laptop."""
+    from ..bundle import bundle
+    from ..fsutil import human_bytes
+    from ..workspace import Workspace
+
+    ws = Workspace.open(ws_path)
+    try:
+        manifest = bundle(ws, out, export_id=export_id, progress=ProgressPrinter())
+    finally:
+        ws.close()
+    click.echo(f"wrote {out} ({human_bytes(manifest['zip_bytes'])}): {manifest['export']['path']} "
+               f"and {manifest['entries']} dictionary entries")
+
+
+@main.command("open")
+@click.argument("zip_path", metavar="FILE.zip", type=click.Path(path_type=Path))
+@click.option("--to", "dest", type=click.Path(path_type=Path), default=None,
+              help="New workspace folder (default: the zip's name beside it).")
+def open_cmd(zip_path: Path, dest) -> None:
+    """Unpack a bundle into a new workspace, ready to chat, translate and look words up."""
+    from ..bundle import open_bundle
+
+    dest = dest or zip_path.with_suffix("")
+    ws = open_bundle(zip_path, dest, progress=ProgressPrinter())
+    root = ws.root
+    ws.close()
+    click.echo(f"workspace ready at {root}\n  chat:      taalkit -w {root} chat\n"
+               f"  translate: taalkit -w {root} translate TEXT\n  look up:   taalkit -w {root} dict search WORD")
