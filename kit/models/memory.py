@@ -1,0 +1,58 @@
+"""How much memory a fine-tune of a model will need, from numbers the ``models`` table holds.
+
+Shown by ``taalkit model list`` so a user sees *before* starting whether a model fits the
+laptop. The formula (bytes, fp32 on CPU)::
+
+    weights      4 · P
+    optimizer   12 · T            gradient + two AdamW moments of the T trainable parameters
+    activations  B · S · L · (26 · H + 2 · heads · S) · 4
+    logits       3 · B · S · V · 4    logits, log-softmax and their gradient
+    overhead     300 MiB          interpreter, torch, tokenizer
+
+P parameters, B batch, S sequence length, L layers, H hidden size, V vocabulary,
+heads = H / 64. T by stage: ``embeddings`` = V·H (·2 when the head is untied), ``lora`` =
+rank 16 adapters on the seven projections of every layer, ``full`` = P. The activation and
+logit terms are the ones ``kit.finetune.plan.estimate_memory`` uses (calibrated there to the
+7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU), so the two agree when given the
+same shape. When only P is known the shape is guessed from Llama proportions (H ≈ √(P/350),
+L = 30, V = 32000): a rough figure, marked as such by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from ..errors import TaalkitError
+
+STAGES = ("embeddings", "lora", "full")
+LORA_RANK = 16
+OVERHEAD = 300 * 2**20
+
+
+def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int, *,
+                          vocab_size: Optional[int] = None, hidden_size: Optional[int] = None,
+                          layers: Optional[int] = None, tied: bool = True,
+                          intermediate_size: Optional[int] = None) -> int:
+    """Peak bytes of RAM for one CPU training step (see the module docstring for the formula)."""
+    if stage not in STAGES:
+        raise TaalkitError(f"unknown fine-tuning stage {stage!r}; use one of {', '.join(STAGES)}")
+    if param_count <= 0 or batch < 1 or seq_len < 1:
+        raise TaalkitError("parameter count, batch and sequence length must be positive")
+    hidden = int(hidden_size or max(64, round(math.sqrt(param_count / 350))))
+    n_layers = int(layers or 30)
+    vocab = int(vocab_size or 32000)
+    heads = max(1, hidden // 64)
+    inter = int(intermediate_size or round(hidden * 8 / 3))
+    if stage == "embeddings":
+        trainable = vocab * hidden * (1 if tied else 2)
+    elif stage == "lora":
+        trainable = n_layers * LORA_RANK * (4 * 2 * hidden + 3 * (hidden + inter))
+    else:
+        trainable = param_count
+    tokens = batch * seq_len
+    weights = 4 * param_count
+    optimizer = 12 * trainable
+    activations = tokens * n_layers * (26 * hidden + 2 * heads * seq_len) * 4
+    logits = 3 * tokens * vocab * 4
+    return int(weights + optimizer + activations + logits + OVERHEAD)
