@@ -231,7 +231,7 @@ def format_table(results: list[dict]) -> str:
                 why = r.get("skipped", "") if r else ""
                 cells.append(f"{'—':>14}{'—':>9}")
             else:
-                model = r["model"]
+                model = Path(r["model"]).name if r["model"] != "dictionary" else "dictionary"
                 cells.append(f"{r['chrf']:>14.2f}{r['chrf_pp']:>9.2f}")
         lines.append(f"{system:<18}" + "".join(cells) + f"  {model or why}")
     n = results[0]["n"] if results else 0

@@ -117,7 +117,8 @@ class Translator:
         stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel)
         for piece in stream:
             # A one-line input needs one line of answer: stop once it is complete, saving time.
-            if single_line and "\n" in piece and (stats.text.count("\n") >= 3 or clean_output(stats.text, True)):
+            if stuck_in_loop(stats.text) or single_line and "\n" in piece and (
+                    stats.text.count("\n") >= 3 or clean_output(stats.text, True)):
                 stream.close()
                 stats.finish_reason = "stop"
                 break
@@ -133,6 +134,14 @@ LABEL_RE = re.compile(r"^(?:[\w ]{0,30}translation|welsh|english|cymraeg|saesneg
 
 def _is_label(line: str) -> bool:
     return bool(LABEL_RE.match(line)) and not LABEL_RE.sub("", line).strip()
+
+
+def stuck_in_loop(text: str, longest_unit: int = 8, repeats: int = 4) -> bool:
+    """True when the text ends in one short unit repeated (``flaflaflafl``): a small model's dead end."""
+    for k in range(2, longest_unit + 1):
+        if len(text) >= k * repeats and text[-k * repeats:] == text[-k:] * repeats:
+            return True
+    return False
 
 
 def clean_output(text: str, single_line: bool) -> str:
