@@ -1,0 +1,225 @@
+"""Train the target-language tokenizer: ``train_tokenizer(ws)`` -> ``tokenizer/<name>/`` + a ``tokenizers`` row.
+
+What is kept from the source model's tokenizer, and why:
+
+- **pre-tokenizer, normalizer and decoder** (SmolLM2: each digit split off, then byte-level
+  GPT-2 splitting): llama.cpp picks its splitting regex by the source's ``tokenizer.ggml.pre``
+  name, so a new vocabulary that splits text the same way can be exported with that name.
+- **special tokens at the same low ids** (SmolLM2: ``<|endoftext|>``=0, ``<|im_start|>``=1,
+  ``<|im_end|>``=2, …): the trainer puts special tokens first, in the order given, so passing
+  the source's specials in id order reproduces their ids when they were 0..k-1 in the source.
+  Trans-tokenization then copies their embedding rows unchanged.
+- **chat template, bos/eos/unk/pad**: the adapted model must still chat.
+
+Default vocabulary size (``default_vocab_size``): half the number of distinct words of the
+training text, rounded up to a multiple of 64, clamped to [1000, 16000]. A BPE vocabulary
+much larger than the text's distinct words only memorises whole rare words (the Welsh demo
+text has ~18k distinct words: 9,024 tokens); 16,000 keeps the embedding table — what
+trans-tokenization and fine-tuning change — small on a laptop.
+
+Deterministic: the same text and seed give a byte-identical ``tokenizer.json`` (the
+``tokenizers`` trainers break ties by token, not by hash order; tested across processes).
+``seed`` only matters when the text exceeds ``MAX_TRAIN_CHARS`` and is sampled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Optional
+
+from ..errors import TaalkitError, WorkspaceError
+from ..fsutil import atomic_path, sha256_file
+from ..progress import CancelToken, ProgressCallback, emit
+from ..workspace import Workspace, now
+from .text import MAX_TRAIN_CHARS, TrainingText, count_words, training_text
+
+STAGE = "tokenizer"
+ALGOS = ("bpe", "unigram")
+MIN_VOCAB, MAX_VOCAB = 1000, 16000
+BYTE_LEVEL_PRE = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+BYTE_LEVEL_DECODER = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+
+
+def default_vocab_size(distinct_words: int) -> int:
+    """Half the distinct words, rounded up to a multiple of 64, clamped to [1000, 16000]."""
+    size = int(math.ceil(distinct_words / 2 / 64) * 64)
+    return max(MIN_VOCAB, min(MAX_VOCAB, size))
+
+
+class SourceTokenizer:
+    """The parts of the source model's tokenizer a target tokenizer inherits (read from its files)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        path = folder / "tokenizer.json"
+        if not path.is_file():
+            raise WorkspaceError(f"{path}: missing; the source model has no fast tokenizer to copy from")
+        self.spec = json.loads(path.read_text(encoding="utf-8"))
+        cfg_path = folder / "tokenizer_config.json"
+        self.config = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+        added = sorted(self.spec.get("added_tokens") or [], key=lambda t: t["id"])
+        self.specials = [t for t in added if t.get("special")]
+        self.byte_level = _has_byte_level(self.spec.get("pre_tokenizer"))
+
+    @property
+    def special_strings(self) -> list[str]:
+        return [t["content"] for t in self.specials]
+
+    def role(self, key: str) -> Optional[str]:
+        value = self.config.get(key)
+        if isinstance(value, dict):
+            value = value.get("content")
+        return value if value in self.special_strings else None
+
+    def max_length(self) -> int:
+        """The model's context length (the source tokenizer's own value is often a placeholder 1e30)."""
+        try:
+            n = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))["max_position_embeddings"]
+            return int(n)
+        except (OSError, ValueError, KeyError, TypeError):
+            value = self.config.get("model_max_length")
+            return int(value) if isinstance(value, int) and value < 10**7 else 8192
+
+    def chat_template(self) -> Optional[str]:
+        from ..models import read_chat_template
+
+        return read_chat_template(self.folder)
+
+
+def _has_byte_level(pre: Optional[dict]) -> bool:
+    if not pre:
+        return False
+    parts = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    return any(p.get("type") == "ByteLevel" for p in parts)
+
+
+def source_tokenizer_folder(ws: Workspace) -> Path:
+    row = ws.latest_model("source")
+    if row is None:
+        raise WorkspaceError("the workspace has no source model yet; add one with 'taalkit model add default'")
+    return ws.model_dir(row)
+
+
+def build_tokenizer(texts: list[str], source: SourceTokenizer, *, vocab_size: int, algo: str):
+    """A trained ``tokenizers.Tokenizer`` with the source's pre-tokenizer, decoder and specials."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    specials = source.special_strings
+    # Keep the source's text handling when it is byte-level (every byte has a token, so no
+    # <unk>); otherwise fall back to plain byte-level BPE, which any text survives.
+    pre = source.spec.get("pre_tokenizer") if source.byte_level else BYTE_LEVEL_PRE
+    decoder = source.spec.get("decoder") if source.byte_level else BYTE_LEVEL_DECODER
+    normalizer = source.spec.get("normalizer") if source.byte_level else None
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if algo == "bpe":
+        tok = Tokenizer(models.BPE())
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=specials,
+                                      initial_alphabet=alphabet, show_progress=False)
+    else:
+        unk = source.role("unk_token") or (specials[0] if specials else None)
+        tok = Tokenizer(models.Unigram())
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet,
+                                          unk_token=unk, show_progress=False, max_piece_length=16)
+    spec = json.loads(tok.to_str())
+    spec["pre_tokenizer"], spec["decoder"], spec["normalizer"] = pre, decoder, normalizer
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    post = source.spec.get("post_processor") if source.byte_level else None
+    if post is not None:
+        spec = json.loads(tok.to_str())
+        spec["post_processor"] = _remap_post_processor(post, tok)
+        tok = Tokenizer.from_str(json.dumps(spec))
+    return tok
+
+
+def _remap_post_processor(post: dict, tok) -> dict:
+    """The source's post-processor with its special-token ids looked up in the new vocabulary."""
+    text = json.dumps(post)
+    data = json.loads(text)
+
+    def fix(node):
+        if isinstance(node, dict):
+            if "ids" in node and "tokens" in node and isinstance(node["tokens"], list):
+                node["ids"] = [tok.token_to_id(t) if tok.token_to_id(t) is not None else i
+                               for t, i in zip(node["tokens"], node["ids"])]
+            for v in node.values():
+                fix(v)
+        elif isinstance(node, list):
+            for v in node:
+                fix(v)
+    fix(data)
+    return data
+
+
+def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: str = "bpe", seed: int = 0,
+                    name: Optional[str] = None, progress: Optional[ProgressCallback] = None,
+                    cancel: Optional[CancelToken] = None) -> dict:
+    """Train a target tokenizer on the workspace's text; save ``tokenizer/<name>/``; return its row."""
+    from transformers import PreTrainedTokenizerFast
+
+    from ..models import pin_chat_template
+
+    if algo not in ALGOS:
+        raise TaalkitError(f"unknown tokenizer algorithm {algo!r}; use {' or '.join(ALGOS)}")
+    if vocab_size is not None and not (300 <= vocab_size <= 262144):
+        raise TaalkitError(f"--vocab-size {vocab_size} is out of range; use 300 to 262144")
+    emit(progress, STAGE, 0, 3, "reading the workspace's text")
+    source = SourceTokenizer(source_tokenizer_folder(ws))
+    data = _sampled(training_text(ws), seed)
+    words, distinct = count_words(data.texts)
+    size = int(vocab_size or default_vocab_size(distinct))
+    name = name or f"{ws.target_lang}-{algo}-{size}"
+    if cancel is not None:
+        cancel.check()
+    emit(progress, STAGE, 1, 3, f"training {algo} ({size} tokens) on {len(data.texts)} texts")
+    tok = build_tokenizer(data.texts, source, vocab_size=size, algo=algo)
+    if cancel is not None:
+        cancel.check()
+
+    ids = {s: tok.token_to_id(s) for s in source.special_strings}
+    same_ids = all(ids[t["content"]] == t["id"] for t in source.specials)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=source.role("bos_token"), eos_token=source.role("eos_token"),
+        unk_token=source.role("unk_token"), pad_token=source.role("pad_token"),
+        model_max_length=source.max_length(),
+    )
+    template = source.chat_template()
+    if template:
+        fast.chat_template = template
+    target = ws.tokenizer_dir / name
+    emit(progress, STAGE, 2, 3, f"saving {ws.relative(target)}")
+    with atomic_path(target) as tmp:
+        fast.save_pretrained(str(tmp))
+        pin_chat_template(tmp, template)
+        sha = sha256_file(tmp / "tokenizer.json")
+
+    trained_on = {"texts": len(data.texts), "segments": data.segments, "dictionary_words": data.dictionary_words,
+                  "words": words, "distinct_words": distinct, "chars": data.chars}
+    extra = {"requested_vocab_size": vocab_size, "vocab_rule": None if vocab_size else "distinct_words/2, x64, [1000,16000]",
+             "special_ids": ids, "special_ids_match_source": same_ids, "byte_level": source.byte_level,
+             "pre_tokenizer": json.loads(tok.to_str()).get("pre_tokenizer"),
+             "source_model": str(source.folder.relative_to(ws.root)) if source.folder.is_relative_to(ws.root)
+             else str(source.folder)}
+    row = {"name": name, "path": ws.relative(target), "algo": algo, "vocab_size": tok.get_vocab_size(),
+           "seed": seed, "sha256": sha, "trained_on": json.dumps(trained_on), "created_at": now(),
+           "extra": json.dumps(extra, sort_keys=True)}
+    old = list(ws.db.query("select id from tokenizers where name = ?", [name]))
+    if old:
+        ws.db["tokenizers"].update(old[0]["id"], row)
+        row_id = old[0]["id"]
+    else:
+        row_id = ws.db["tokenizers"].insert(row).last_pk
+    emit(progress, STAGE, 3, 3, f"{name}: {row['vocab_size']} tokens")
+    return {"id": row_id, **row}
+
+
+def _sampled(data: TrainingText, seed: int) -> TrainingText:
+    """Keep at most ``MAX_TRAIN_CHARS`` of text, sampled with ``seed``, in original order."""
+    if data.chars <= MAX_TRAIN_CHARS:
+        return data
+    rng = random.Random(seed)
+    keep = sorted(rng.sample(range(len(data.texts)), k=int(len(data.texts) * MAX_TRAIN_CHARS / data.chars)))
+    return TrainingText([data.texts[i] for i in keep], data.segments, data.dictionary_words)
