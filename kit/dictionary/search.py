@@ -63,9 +63,13 @@ def search(ws: Workspace, word: str, *, limit: int = 50, lang: Optional[str] = N
 
 
 def fts_query(text: str) -> str:
-    """Words of ``text`` as an FTS5 query of quoted prefix terms (safe against FTS syntax)."""
+    """Words of ``text`` as an FTS5 query: quoted prefix terms joined by OR, best (bm25) first.
+
+    Quoting makes user input safe against FTS syntax (``"``, ``*``, ``OR``); OR lets a
+    multi-word query still find entries that share only some of its words.
+    """
     words = _WORD.findall(text)
-    return " ".join(f'"{w}"*' for w in words)
+    return " OR ".join(f'"{w}"*' for w in words)
 
 
 def _row(row: tuple, match: str) -> dict[str, Any]:
