@@ -1,0 +1,121 @@
+"""Translation through llama.cpp with the real SmolLM2 GGUF: glossary in the prompt, files that resume."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from kit.errors import Cancelled, InputFormatError, TaalkitError, WorkspaceError
+from kit.infer.default_model import default_model_gguf, latest_export_gguf, resolve_model
+from kit.infer.engine import load_llama
+from kit.infer.translate import Translator, clean_output, stuck_in_loop, translate, translate_file
+from kit.progress import CancelToken
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return load_llama(default_model_gguf(), n_ctx=512, n_threads=1)
+
+
+@pytest.fixture
+def ws(workspace):
+    workspace.db["dictionaries"].insert({"id": 1, "name": "test"})
+    workspace.db["entries"].insert_all([
+        {"dictionary_id": 1, "headword": "file", "translation": "ffeil", "pos": "n", "headword_lang": "en",
+         "translation_lang": "cy"},
+        {"dictionary_id": 1, "headword": "open", "translation": "agor", "pos": "v", "headword_lang": "en",
+         "translation_lang": "cy"},
+        {"dictionary_id": 1, "headword": "ffeil", "translation": "file", "pos": "n", "headword_lang": "cy",
+         "translation_lang": "en"},
+    ])
+    return workspace
+
+
+def test_glossary_entries_are_in_the_prompt_sent(ws, llm):
+    translator = Translator(ws, llm=llm)
+    result = translator.translate("Open the file.", to="cy", max_tokens=8)
+    assert [e.line() for e in result.glossary_entries] == ["open = agor (v)", "file = ffeil (n)"]
+    assert "open = agor (v)\nfile = ffeil (n)" in result.prompt
+    assert "from English to Welsh" in result.prompt and result.prompt.endswith("<|im_start|>assistant\n")
+    assert (result.source_lang, result.target_lang) == ("en", "cy")
+    bare = translator.translate("Open the file.", to="cy", glossary=False, max_tokens=8)
+    assert bare.glossary_entries == [] and "Dictionary" not in bare.prompt and "agor" not in bare.prompt
+
+
+def test_other_direction_and_bad_direction(ws, llm):
+    result = translate(ws, "Agor y ffeil.", to="en", translator=Translator(ws, llm=llm))
+    assert "from Welsh to English" in result.prompt and "ffeil = file (n)" in result.prompt
+    assert result.text and "\n" not in result.text
+    with pytest.raises(TaalkitError, match="--to fr is neither"):
+        translate(ws, "Bonjour", to="fr", translator=Translator(ws, llm=llm))
+    with pytest.raises(TaalkitError, match="empty"):
+        translate(ws, "  ", to="cy", translator=Translator(ws, llm=llm))
+
+
+def test_file_translation_stops_and_resumes_where_it_ended(ws, llm, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Open the file.\nThe file.\n\nOpen it.\n", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    translator = Translator(ws, llm=llm)
+    cancel = CancelToken()
+    events = []
+
+    def progress(event):
+        events.append(event)
+        if event.done == 2:
+            cancel.cancel()  # stop after the second line, as Ctrl-C would
+
+    with pytest.raises(Cancelled):
+        translate_file(ws, src, out, to="cy", progress=progress, cancel=cancel, translator=translator)
+    first_two = out.read_text(encoding="utf-8").splitlines()
+    assert len(first_two) == 2
+    with open(out, "a", encoding="utf-8") as f:
+        f.write("half a line from a cras")  # a crash in the middle of writing line 3
+    events.clear()
+    result = translate_file(ws, src, out, to="cy", progress=events.append, translator=translator)
+    assert result == {"total": 4, "resumed_from": 2, "translated": 2}
+    done = out.read_text(encoding="utf-8").splitlines()
+    assert len(done) == 4 and done[:2] == first_two and done[2] == "" and "cras" not in done[3]
+    assert events[0].message == "resuming at line 3" and events[-1].done == 4
+    # Run again: nothing left to do, nothing changes.
+    assert translate_file(ws, src, out, to="cy", translator=translator)["translated"] == 0
+
+
+def test_tsv_file_keeps_the_source_beside_the_translation(ws, llm, tmp_path):
+    src = tmp_path / "pairs.tsv"
+    src.write_text("Open the file.\tAgor y ffeil.\n", encoding="utf-8")
+    out = tmp_path / "out.tsv"
+    translate_file(ws, src, out, to="cy", translator=Translator(ws, llm=llm))
+    (line,) = out.read_text(encoding="utf-8").splitlines()
+    assert line.split("\t")[0] == "Open the file." and len(line.split("\t")) == 2
+    other = tmp_path / "other.tsv"
+    other.write_text("Close the door.\tCau'r drws.\n", encoding="utf-8")
+    with pytest.raises(TaalkitError, match="belongs to another input"):
+        translate_file(ws, other, out, to="cy", translator=Translator(ws, llm=llm))
+
+
+def test_bad_input_file_names_the_line(ws, llm, tmp_path):
+    src = tmp_path / "bad.txt"
+    src.write_bytes(b"fine\n\xff\xfe broken\n")
+    with pytest.raises(InputFormatError, match=r"bad.txt:2: not UTF-8"):
+        translate_file(ws, src, tmp_path / "out.txt", to="cy", translator=Translator(ws, llm=llm))
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_output_cleaning():
+    assert clean_output("Welsh:\nAgor y ffeil\nMore", single_line=True) == "Agor y ffeil"
+    assert clean_output("Translation: Agor y ffeil<|im_end|>", single_line=True) == "Agor y ffeil"
+    assert clean_output("line one\nline two\n", single_line=False) == "line one\nline two"
+    assert stuck_in_loop("Mwaflaflaflafl") and not stuck_in_loop("Agor y ffeil...")
+
+
+def test_which_model(ws, tmp_path):
+    with pytest.raises(WorkspaceError, match="no exported model"):
+        resolve_model(ws)
+    gguf = ws.gguf_dir / "cy-q4.gguf"
+    gguf.symlink_to(default_model_gguf())  # an "export" without copying 90 MB
+    ws.db["exports"].insert({"model_id": 1, "path": "gguf/cy-q4.gguf", "quant": "Q4_1"})
+    assert latest_export_gguf(ws) == gguf and resolve_model(ws) == gguf
+    assert resolve_model(ws, default_model_gguf()) == default_model_gguf()
+    with pytest.raises(TaalkitError, match="no such GGUF"):
+        resolve_model(ws, tmp_path / "nope.gguf")
