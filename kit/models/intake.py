@@ -55,8 +55,7 @@ def add_model(ws: Workspace, source: str = "default", *, name: Optional[str] = N
     name = name or DEFAULT_NAME
     if not NAME_RE.match(name):
         raise TaalkitError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (at most 64)")
-    emit(progress, STAGE, 0, 4, "reading metadata")
-    info = inspect_source(source)
+    info = inspect_source(source)  # fast, and silent: a refusal is the only line the user sees
     emit(progress, STAGE, 1, 4, f"hashing {info.path.name}")
     sha = _fingerprint(info.files)
     existing = _row_by_name(ws, name)
