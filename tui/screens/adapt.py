@@ -122,10 +122,30 @@ class AdaptScreen(KitScreen):
         marks = "  ".join(f"{'✔' if steps.get(k) else '·'} {k}"
                           for k in ("source model", "tokenizer", "trans-tokenized", "fine-tuned"))
         status.update(marks)
+        self.show_last_run(ws)
         row = ws.latest_model("source")
         if row and row.get("parameters"):
             self.query_one("#model-estimate", Static).update(
                 f"{row['name']}: " + memory_estimate(int(row["parameters"])))
+
+    def show_last_run(self, ws) -> None:
+        """Plot the newest fine-tuning run's curve from the database (when no job is drawing)."""
+        plot = self.query_one(LossPlot)
+        if plot.loss or any(w.is_running for w in self.workers if w.group == "adapt"):
+            return
+        run = next(iter(ws.db["runs"].rows_where(order_by="id desc", limit=1)), None)
+        if run is None:
+            return
+        for m in ws.db["run_metrics"].rows_where("run_id = ?", [run["id"]], order_by="step"):
+            if m["loss"] is not None:
+                plot.loss.append((m["step"], m["loss"]))
+            if m["bits_per_char"] is not None:
+                plot.bpc.append((m["step"], m["bits_per_char"]))
+        plot.replot()
+        unfinished = run.get("status") not in ("done", "finished", "completed")
+        if unfinished and run.get("status"):
+            self.query_one(ProgressPanel).stopped(
+                f"run {run['id']} is {run['status']} at step {run.get('step')}: press Resume to carry on")
 
     @on(Select.Changed, "#model-choice")
     def _model_choice(self, event: Select.Changed) -> None:

@@ -76,28 +76,36 @@ class ExportScreen(KitScreen):
         if row is None:
             model_label.update("No model yet: adapt one first (F4).")
         else:
-            lines = [f"Model: {row['name']} ({row['role']})", "Expected file size:"]
-            lines += [f"  {name:<5} {size}" for name, size in self.expected_sizes(row)]
-            model_label.update("\n".join(lines))
+            self.show_sizes(row, {})
+            self.sizes_worker(row, ws.model_dir(row))
+        latest = next(iter(ws.db["exports"].rows_where(order_by="id desc", limit=1)), None)
+        if latest is not None:
+            self.query_one("#verification", Static).update(
+                f"{latest['path']}\n" + _describe_verification(latest.get("verification")))
         for export in ws.db["exports"].rows_where(order_by="id desc", limit=20):
             table.add_row(export["path"], export["quant"], human_bytes(export["size_bytes"] or 0),
                           _verdict(export.get("verification")))
 
-    def expected_sizes(self, row: dict) -> list[tuple[str, str]]:
-        """Per offered type, the size kit.gguf predicts for this model (with k-quant warnings)."""
-        try:
-            table = {r["quant"]: r for r in kit_function("gguf", "list_quants")(self.ws.model_dir(row))}
-        except Exception:  # no kit.gguf in this build, or an unreadable folder: estimate instead
-            table = {}
-        out = []
+    def show_sizes(self, row: dict, table: dict) -> None:
+        """Expected size per offered type: kit.gguf's prediction when known, else bytes per weight."""
+        lines = [f"Model: {row['name']} ({row['role']})", "Expected file size:"]
         for name, bpw, _advice in QUANTS:
             info = table.get(name)
             if info:
-                warn = " (some rows fall back)" if info.get("warning") else ""
-                out.append((name, f"≈ {human_bytes(info['expected_bytes'])}{warn}"))
+                warn = " (fallback)" if info.get("warning") else ""
+                lines.append(f"  {name:<5} ≈ {human_bytes(info['expected_bytes'])}{warn}")
             else:
-                out.append((name, expected_size(row.get("parameters"), bpw)))
-        return out
+                lines.append(f"  {name:<5} {expected_size(row.get('parameters'), bpw)}")
+        self.query_one("#export-model", Static).update("\n".join(lines))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="size estimate", group="sizes")
+    def sizes_worker(self, row: dict, model_dir) -> None:
+        # kit.gguf reads the tensor shapes (and imports its libraries): seconds, so off the UI thread.
+        try:
+            table = {r["quant"]: r for r in kit_function("gguf", "list_quants")(model_dir)}
+        except Exception:  # no kit.gguf here or an unreadable folder: the estimate already shown stays
+            return
+        self.app.call_from_thread(self.show_sizes, row, table)
 
     @on(Button.Pressed, "#export")
     def _export_pressed(self) -> None:
