@@ -109,6 +109,10 @@ def import_corpus(
         raise TaalkitError(f"heldout fraction must be in [0, 1), got {heldout_fraction}")
     path = check_input_file(path, binary_ok=Path(path).suffix.lower() == ".mo")
     source = read_corpus_file(ws, path, kind, columns=columns)
+    if source.total_lines is None and source.format != "mo":
+        from .dictionary.textfile import count_lines
+
+        source.total_lines = count_lines(path)
     if reverse and kind == "parallel":
         source = _reversed(source)
     with transaction(ws.db):
@@ -237,7 +241,7 @@ def store_segments(
         if n % 5000 == 0:
             if cancel is not None:
                 cancel.check()
-            emit(progress, "import", n, None, f"reading {Path(source.path).name}")
+            emit(progress, "import", seg.line or n, source.total_lines, f"reading {Path(source.path).name}")
     if not pairs:
         raise TaalkitError(f"{source.path}: no usable {source.kind} text found")
 

@@ -99,3 +99,21 @@ def test_index_without_dict_dz_is_one_clear_error(tmp_path, workspace, demo_data
     shutil.copy(demo_data / CYM_ENG, tmp_path / "freedict-cym-eng.index")
     with pytest.raises(TaalkitError, match="without its data file"):
         import_files(workspace, [tmp_path / "freedict-cym-eng.index"])
+
+
+def test_progress_reports_lines_and_cancel_leaves_nothing(workspace, demo_data):
+    from kit.progress import CancelToken, Cancelled
+
+    events = []
+    import_files(workspace, [demo_data / CYM_ENG], progress=events.append)
+    lines = len((demo_data / CYM_ENG).read_text(encoding="utf-8").splitlines())
+    middle = [e for e in events if e.total == lines]
+    assert middle and all(0 <= e.done <= lines for e in middle)
+    assert [e.done for e in middle] == sorted(e.done for e in middle)
+    assert events[-1].fraction == 1.0
+
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        import_files(workspace, [demo_data / ENG_CYM], cancel=token)
+    assert workspace.db.execute("select count(*) from dictionaries").fetchone()[0] == 1

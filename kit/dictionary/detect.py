@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from ..errors import TaalkitError
 from .records import Source
-from .textfile import check_input_file
+from .textfile import check_input_file, count_lines
 
 #: format name → what it is (shown by ``--help``)
 FORMATS = {
@@ -73,7 +73,14 @@ def detect_format(path: os.PathLike | str) -> str:
 def open_source(ws, path: os.PathLike | str, *, format: Optional[str] = None, kind: Optional[str] = None,
                 columns: Optional[Sequence[str] | str] = None) -> Source:
     """Check the file and return its reader's :class:`Source` (records are read lazily)."""
-    path = Path(path)
+    source = _open_source(ws, Path(path), format=format, kind=kind, columns=columns)
+    if source.total_lines is None and source.format != "mo":
+        source.total_lines = count_lines(source.path)
+    return source
+
+
+def _open_source(ws, path: Path, *, format: Optional[str], kind: Optional[str],
+                 columns: Optional[Sequence[str] | str]) -> Source:
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise TaalkitError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

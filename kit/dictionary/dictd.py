@@ -100,7 +100,7 @@ def read(path: Path, source_lang: str, target_lang: str) -> Source:
     for part in (index, data_path):
         sha.update(sha256_file(part).encode())
     return Source(
-        path=str(index), format="dictd", sha256=sha.hexdigest(), kind="dictionary", headword_lang=hw_lang, translation_lang=tr_lang,
+        path=str(index), format="dictd", sha256=sha.hexdigest(), total_lines=len(entries), kind="dictionary", headword_lang=hw_lang, translation_lang=tr_lang,
         name=meta.get("short") or index.name, licence=_licence(meta.get("info", "")),
         url=meta.get("url") if meta.get("url") not in (None, "unknown") else None,
         description=meta.get("info"), records=_entries(entries, data, index),

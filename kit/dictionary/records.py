@@ -64,6 +64,7 @@ class Source:
     url: Optional[str] = None
     description: Optional[str] = None
     sha256: Optional[str] = None
+    total_lines: Optional[int] = None  # for progress: records carry their line numbers
     records: Iterator[Record] = field(default_factory=lambda: iter(()))
 
 

@@ -76,7 +76,7 @@ def import_files(
         for i, source in enumerate(sources):
             if cancel is not None:
                 cancel.check()
-            emit(progress, "import", i, len(sources), f"reading {Path(source.path).name}")
+            emit(progress, "import", 0, source.total_lines, f"reading {Path(source.path).name} ({i + 1}/{len(sources)})")
             file_rejects: Optional[list[Reject]] = [] if rejects is not None else None
             if source.kind == "dictionary":
                 result = store_dictionary(ws, source, reverse=reverse, rejects=file_rejects,
@@ -96,7 +96,7 @@ def import_files(
             results.append(result)
         if rejects_path is not None:
             write_rejects(rejects_path, rejects)
-    emit(progress, "import", len(sources), len(sources), "done")
+    emit(progress, "import", 1, 1, f"{len(sources)} file(s) imported")
     return results
 
 
@@ -147,7 +147,9 @@ def store_dictionary(
         db.conn.executemany(INSERT_ENTRY, batch)
         stored += len(batch)
         duplicates += dups
-        emit(progress, "import", stored, None, f"{Path(source.path).name}: {stored} entries")
+        if batch:
+            emit(progress, "import", batch[-1][9] or 0, source.total_lines,
+                 f"{Path(source.path).name}: {stored} entries")
     if stored == 0:
         raise TaalkitError(f"{source.path}: no dictionary entries found (is it the right --format?)")
     db.execute("update dictionaries set entry_count = ? where id = ?", [stored, dictionary_id])
