@@ -118,3 +118,15 @@ def test_cli_import_search_stats(tmp_path, demo_data):
     os.remove(tmp_path / "dictd/freedict-cym-eng.dict.dz")  # already imported: the sha256 needs the data
     again = runner.invoke(main, ["-w", str(ws), "dict", "import", files[1]])
     assert again.exit_code == 0 and "already imported" in again.output
+
+
+def test_cli_skip_bad_and_workspace_after_the_verb(tmp_path):
+    ws = tmp_path / "ws"
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(ws), "--source", "en", "--target", "cy"])
+    rejects = tmp_path / "rejects.txt"
+    result = runner.invoke(main, ["dict", "import", str(HERE / "broken_middle.tsv"), "-w", str(ws),
+                                  "--skip-bad", str(rejects)])
+    assert result.exit_code == 0, result.output
+    assert "19 entries en→cy [tsv]; 1 rejected" in result.output
+    assert rejects.read_text(encoding="utf-8").startswith(f"{HERE / 'broken_middle.tsv'}:10: expected")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
-from .common import ProgressPrinter, open_workspace
+from .common import ProgressPrinter, open_workspace, workspace_option
 
 
 @main.group("dict")
@@ -34,8 +34,9 @@ def _format_choices():
 @click.option("--columns", default=None, metavar="ROLES",
               help="Column roles of a TSV/CSV, e.g. source,target,pos (default) or source,target,origin; "
                    "'-' skips a column.")
+@workspace_option
 @click.pass_context
-def dict_import(ctx, files, fmt, reverse, skip_bad, kind, columns) -> None:
+def dict_import(ctx, workspace, files, fmt, reverse, skip_bad, kind, columns) -> None:
     """Import dictionary files (dictd, TEI, TSV/CSV, Apertium, .po/.mo, TMX) in one transaction."""
     from ..dictionary.store import import_files
 
@@ -59,8 +60,9 @@ def dict_import(ctx, files, fmt, reverse, skip_bad, kind, columns) -> None:
 @click.option("--limit", default=30, show_default=True)
 @click.option("--lang", default=None, help="Only entries with this language on either side.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
+@workspace_option
 @click.pass_context
-def dict_search(ctx, word, limit, lang, as_json) -> None:
+def dict_search(ctx, workspace, word, limit, lang, as_json) -> None:
     """Look a word up in both directions (exact, prefix, then full text)."""
     from ..dictionary.search import search
 
@@ -79,8 +81,9 @@ def dict_search(ctx, word, limit, lang, as_json) -> None:
 
 @dict_group.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@workspace_option
 @click.pass_context
-def dict_stats(ctx, as_json) -> None:
+def dict_stats(ctx, workspace, as_json) -> None:
     """Entries, headwords, per dictionary and direction, and coverage of the training text."""
     from ..dictionary.search import stats
 
@@ -117,8 +120,9 @@ def corpus_group() -> None:
 @click.option("--reverse", is_flag=True, help="The file is target<TAB>source.")
 @click.option("--skip-bad", "skip_bad", type=click.Path(path_type=Path), default=None, metavar="REJECTS_FILE",
               help="Import the good lines; write rejected ones with reasons to REJECTS_FILE.")
+@workspace_option
 @click.pass_context
-def corpus_import(ctx, files, kind, columns, heldout_fraction, seed, reverse, skip_bad) -> None:
+def corpus_import(ctx, workspace, files, kind, columns, heldout_fraction, seed, reverse, skip_bad) -> None:
     """Import text files (TSV pairs, plain lines, .po/.mo, TMX) with a seeded train/held-out split."""
     from ..corpus import import_corpus
     from ..dictionary.store import write_rejects
