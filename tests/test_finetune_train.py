@@ -99,6 +99,7 @@ def test_full_training_lowers_heldout_bits_per_char_and_logs_a_gapless_curve(tmp
     row = finetune(ws, steps=30, stage="full", lr=2e-3, eval_every=10, progress=events.append, **SMALL)
     extra = json.loads(row["extra"])
     assert extra["bpc_end"] < extra["bpc_start"]
+    assert extra["train_tokens"] == 30 * 4 * 32  # exactly batch × block per step
     train_steps = [r["step"] for r in ws.db.query(
         "select step from run_metrics where run_id = 1 and split = 'train' order by step")]
     assert train_steps == list(range(1, 31))

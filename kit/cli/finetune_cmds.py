@@ -44,6 +44,7 @@ def finetune_cmd(ctx: click.Context, minutes, steps, stage, device, resume, mode
         if event.done == 0 and "bpc" in event.metrics:
             first_bpc.append(event.metrics["bpc"])
             click.echo(f"held-out bits per char at step 0: {event.metrics['bpc']:.4f}", err=True)
+            return
         printer(event)
 
     def on_sigint(_signum, _frame):

@@ -190,16 +190,18 @@ class BlockSampler:
         import torch
 
         picked = []
-        while len(picked) < batch_size:
+        rows = 0
+        while rows < batch_size:
             order = self._permutation()
             if self.cursor >= len(order):
                 self.epoch += 1
                 self.cursor = 0
                 self._order = None
                 continue
-            take = min(batch_size - len(picked), len(order) - self.cursor)
+            take = min(batch_size - rows, len(order) - self.cursor)
             picked.append(order[self.cursor:self.cursor + take])
             self.cursor += take
+            rows += take
         return self.blocks[torch.cat(picked)]
 
     def state(self) -> dict:

