@@ -51,7 +51,7 @@ def test_tei_entries_senses_and_header(workspace):
     assert (r.format, r.headword_lang, r.translation_lang) == ("tei", "cy", "en")
     assert set(entries(workspace)) == {
         ("cath", "cat", "n", 1), ("tŷ", "house", "n", 1), ("tŷ", "home", "n", 1),
-        ("tŷ", "building", "n", 2), ("ci", "dog", None, 1),
+        ("tŷ", "building", "n", 2), ("ci", "dog", None, None),
     }
     name, licence, url = workspace.db.execute("select name, licence, url from dictionaries").fetchone()
     assert (name, licence, url) == ("Tiny Welsh-English test dictionary", "GPL-2+", "https://freedict.org/")
@@ -159,3 +159,11 @@ def test_parallel_kind_stores_tsv_as_segments(demo_data, workspace):
 def test_unknown_format_name_is_refused(workspace):
     with pytest.raises(TaalkitError, match="unknown format 'xls'"):
         import_files(workspace, [HERE / "cy.po"], format="xls")
+
+
+def test_tei_p4_with_doctype_and_grammar_group(workspace):
+    assert detect_format(HERE / "freedict-p4-cym-eng.tei") == "tei"
+    import_files(workspace, [HERE / "freedict-p4-cym-eng.tei"])
+    assert entries(workspace) == [("gŵr", "man", "n, s, m", None), ("gŵr", "husband", "n, s, m", None),
+                                  ("na", "(n)or", "c", None)]
+    assert workspace.db.execute("select licence from dictionaries").fetchone() == ("GPL",)

@@ -63,9 +63,12 @@ def _header(path: Path) -> dict:
 
 def _licence_name(target: str, text: str) -> Optional[str]:
     blob = f"{target} {text}"
-    m = re.search(r"gpl-?(\d)", blob, re.I) or re.search(r"General Public License,? ver(?:sion|\.)? ?(\d)", blob)
+    m = re.search(r"gpl-?(\d)", blob, re.I) or re.search(r"General Public License,? ver(?:sion|\.)? ?(\d)", blob,
+                                                           re.I)
     if m:
         return f"GPL-{m.group(1)}" + ("+" if re.search(r"later version|\+", blob) else "")
+    if re.search(r"general public license", blob, re.I):
+        return "GPL"
     m = re.search(r"creativecommons\.org/licenses/([a-z-]+)/([\d.]+)", blob)
     if m:
         return f"CC-{m.group(1).upper()}-{m.group(2)}"
@@ -88,8 +91,7 @@ def parse_entry(el: ET.Element, line: int) -> Iterator[Entry | Reject]:
                      ET.tostring(el, encoding="unicode")[:200])
         return
     headword = orths[0]
-    pos_el = next(iter(el.iter("pos")), None)
-    pos = text_of(pos_el) if pos_el is not None else None
+    pos = _grammar(el)
     pron = next(iter(el.iter("pron")), None)
     extra = {"ipa": text_of(pron)} if pron is not None and text_of(pron) else {}
     if len(orths) > 1:
@@ -97,13 +99,25 @@ def parse_entry(el: ET.Element, line: int) -> Iterator[Entry | Reject]:
     senses = [s for s in el if s.tag == "sense"] or [el]
     produced = False
     for i, sense in enumerate(senses, 1):
-        number = _sense_number(sense.get("n"), i) if sense is not el else None
+        # numbered as in the file; unnumbered senses by position, a lone one not at all (as dictd)
+        number = _sense_number(sense.get("n"), i if len(senses) > 1 else None) if sense is not el else None
         for translation in _translations(sense):
             yield Entry(headword, translation, pos or None, number, line, dict(extra))
             produced = True
     if not produced:
         yield Reject(line, f"expected a translation (<cit type=\"trans\"><quote>) for {headword!r}, found none",
                      headword)
+
+
+def _grammar(entry: ET.Element) -> Optional[str]:
+    """``<gramGrp><pos>n</pos><num>s</num><gen>f</gen>`` → ``"n, s, f"`` (the dictd spelling)."""
+    group = entry.find("gramGrp")
+    if group is None:
+        group = next(entry.iter("gramGrp"), None)
+    if group is None:
+        return None
+    parts = [text_of(group.find(tag)) for tag in ("pos", "num", "gen") if group.find(tag) is not None]
+    return ", ".join(p for p in parts if p) or None
 
 
 def _translations(sense: ET.Element) -> Iterator[str]:
@@ -117,7 +131,7 @@ def _translations(sense: ET.Element) -> Iterator[str]:
             yield text_of(tr)
 
 
-def _sense_number(n: Optional[str], default: int) -> int:
+def _sense_number(n: Optional[str], default: Optional[int]) -> Optional[int]:
     try:
         return int(n) if n is not None else default
     except ValueError:
