@@ -15,7 +15,6 @@ Target: every importer reaches at least 50% of the baseline's rows per second.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
