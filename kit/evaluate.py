@@ -64,12 +64,14 @@ def _resolve_direction(ws, name: str) -> tuple[str, str]:
 def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLike | str] = None,
              source_model_path: Optional[os.PathLike | str] = None,
              systems: Sequence[str] = SYSTEMS, directions: Sequence[str] = DIRECTIONS,
-             limit: Optional[int] = None, n_ctx: int = 1024, progress: Optional[ProgressCallback] = None,
-             cancel: Optional[CancelToken] = None) -> list[dict]:
+             limit: Optional[int] = None, n_ctx: int = 1024, bits_per_char: bool = False,
+             progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> list[dict]:
     """Score every (system, direction) on ``test_file``; returns one dict per pair, stored in the DB.
 
     Each dict: ``system, direction, model, chrf, chrf_pp, n, seconds, glossary_entries`` (mean per
     sentence), plus ``skipped`` (a reason) when a system could not run, e.g. no adapted model yet.
+    With ``bits_per_char``, one more row per model: ``bits_per_char`` of the held-out target-language
+    side (``direction`` = the target language), computed in llama.cpp.
     """
     from .infer.default_model import default_model_gguf, latest_export_gguf
     from .infer.engine import load_llama
@@ -149,7 +151,32 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
                                                   refs[:3], hyps[:3])]
             _store(ws, row, test_name, use_glossary)
             results.append(row)
+    if bits_per_char:
+        results += _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel)
     return results
+
+
+def _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel) -> list[dict]:
+    """Held-out bits per char of the target-language side, once per model (not per prompt variant)."""
+    from .infer.perplexity import gguf_bits_per_char
+
+    rows = []
+    families = list(dict.fromkeys(s.split("+")[0] for s in systems if s != "wordbyword"))
+    texts = [target for _source, target in pairs]
+    for family in families:
+        model = models.get(family)
+        if model is None:
+            continue
+        started = time.perf_counter()
+        value = gguf_bits_per_char(model, texts, cancel=cancel)
+        row = {"system": family, "direction": ws.target_lang, "model": ws.relative(model), "n": len(texts),
+               "bits_per_char": round(value, 4), "seconds": round(time.perf_counter() - started, 1)}
+        ws.db["evaluations"].insert({
+            "model": row["model"], "system": family, "test_file": test_name, "direction": ws.target_lang,
+            "metric": "bits_per_char", "value": value, "glossary": 0,
+            "details": json.dumps({"n": len(texts), "seconds": row["seconds"]}), "created_at": now()})
+        rows.append(row)
+    return rows
 
 
 def _store(ws, row: dict, test_name: str, use_glossary: bool) -> None:

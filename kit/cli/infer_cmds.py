@@ -200,9 +200,11 @@ def _default_test_file(ws) -> Optional[Path]:
               help="Only these systems (repeatable; default: all five).")
 @click.option("--direction", "directions", multiple=True, type=click.Choice(["en->xx", "xx->en"]),
               help="Only this direction (repeatable; default: both).")
+@click.option("--bpc/--no-bpc", "bpc", default=True, show_default=True,
+              help="Also measure held-out bits per char of the target language per model.")
 @workspace_option
 @click.pass_context
-def eval_cmd(ctx, test_file, limit, model, systems, directions, workspace) -> None:
+def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, workspace) -> None:
     """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary and word-by-word."""
     from ..errors import TaalkitError
     from ..evaluate import DIRECTIONS, SYSTEMS, evaluate
@@ -212,12 +214,15 @@ def eval_cmd(ctx, test_file, limit, model, systems, directions, workspace) -> No
     if test_file is None:
         raise TaalkitError("no test set: pass --test FILE.tsv (source<TAB>target per line)")
     results = evaluate(ws, test_file, model_path=model, systems=systems or SYSTEMS,
-                       directions=directions or DIRECTIONS, limit=limit, progress=ProgressPrinter())
+                       directions=directions or DIRECTIONS, limit=limit, bits_per_char=bpc,
+                       progress=ProgressPrinter())
     click.echo(format_table(results))
 
 
 def format_table(results: list[dict]) -> str:
     """One row per system, chrF and chrF++ per direction; skipped systems say why."""
+    bpc_rows = [r for r in results if "bits_per_char" in r]
+    results = [r for r in results if "bits_per_char" not in r]
     dirs = list(dict.fromkeys(r["direction"] for r in results))
     systems = list(dict.fromkeys(r["system"] for r in results))
     by = {(r["system"], r["direction"]): r for r in results}
@@ -234,6 +239,9 @@ def format_table(results: list[dict]) -> str:
                 model = Path(r["model"]).name if r["model"] != "dictionary" else "dictionary"
                 cells.append(f"{r['chrf']:>14.2f}{r['chrf_pp']:>9.2f}")
         lines.append(f"{system:<18}" + "".join(cells) + f"  {model or why}")
+    for r in bpc_rows:
+        lines.append(f"held-out bits per char of the {r['direction']} side, {r['system']} model: "
+                     f"{r['bits_per_char']:.3f}  ({Path(r['model']).name}, lower is better)")
     n = results[0]["n"] if results else 0
     lines.append(f"({n} sentence pairs per direction; scores stored in the workspace's evaluations table)")
     return "\n".join(lines)
