@@ -13,9 +13,10 @@ no folder and no row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -168,9 +169,7 @@ def read_chat_template(folder: Path) -> Optional[str]:
 def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
     folder, file = str(info.path.parent), info.path.name
     emit(progress, STAGE, 1.5, 4, "reading the GGUF tokenizer")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file, local_files_only=True, trust_remote_code=False)
@@ -181,18 +180,13 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     if cancel is not None:
         cancel.check()
     emit(progress, STAGE, 2, 4, "dequantizing the weights (about half a minute for 135M)")
-    quiet = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # transformers' GGUF reader draws its own tqdm bar; ours is enough
     try:
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, local_files_only=True,
-                                                     trust_remote_code=False, dtype=torch.float32)
+        # transformers' GGUF reader draws its own tqdm bar on stderr; the kit's progress is enough.
+        with contextlib.redirect_stderr(io.StringIO()):
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, local_files_only=True,
+                                                         trust_remote_code=False, dtype=torch.float32)
     except (ValueError, KeyError, RuntimeError) as err:
         raise TaalkitError(f"{info.path}: transformers could not read this GGUF ({' '.join(str(err).split())[:160]})") from None
-    finally:
-        if quiet is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = quiet
     if cancel is not None:
         cancel.check()
     # transformers refuses save_pretrained on a model that still carries its GGUF quantizer.
