@@ -116,30 +116,25 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
                 emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}: skipped")
                 continue
             started = time.perf_counter()
-            hyps, refs, n_entries = [], [], 0
             if family == "wordbyword":
                 row["model"] = "dictionary"
                 lookup = DictionaryLookup(ws, src, tgt)
+                system_fn = lambda text: (word_by_word(ws, text, source_lang=src, target_lang=tgt,  # noqa: E731
+                                                       lookup=lookup), 0)
             else:
                 row["model"] = ws.relative(model)
                 if family not in translators:
                     translators[family] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx), model_path=model)
+                system_fn = _model_system(translators[family], model, tgt, use_glossary, memo)
+            hyps, refs, n_entries = [], [], 0
             for en_text, xx_text in pairs:
                 if cancel is not None:
                     cancel.check()
                 source_text, reference = (en_text, xx_text) if src == ws.source_lang else (xx_text, en_text)
-                if family == "wordbyword":
-                    hyp = word_by_word(ws, source_text, source_lang=src, target_lang=tgt, lookup=lookup)
-                else:
-                    # Greedy decoding is deterministic: the same GGUF, prompt and settings give the same
-                    # output, so when "adapted" is the source GGUF itself its work is not done twice.
-                    key = (str(Path(model).resolve()), source_text, tgt, use_glossary)
-                    if key not in memo:
-                        result = translators[family].translate(source_text, to=tgt, glossary=use_glossary)
-                        memo[key] = (result.text, len(result.glossary_entries))
-                    hyp, n_entries = memo[key][0], n_entries + memo[key][1]
+                hyp, entries = system_fn(source_text)
                 hyps.append(hyp)
                 refs.append(reference)
+                n_entries += entries
                 done += 1
                 emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}")
             row["chrf"] = round(chrf(hyps, refs), 2)
@@ -177,6 +172,24 @@ def _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel) -> list[d
             "details": json.dumps({"n": len(texts), "seconds": row["seconds"]}), "created_at": now()})
         rows.append(row)
     return rows
+
+
+def _model_system(translator, model: Path, target: str, use_glossary: bool, memo: dict):
+    """text -> (translation, glossary entries used), memoised per model file and prompt variant.
+
+    Greedy decoding is deterministic: the same GGUF, prompt and settings give the same output,
+    so when "adapted" is the source GGUF itself (no export yet) its work is not done twice.
+    """
+    model_key = str(Path(model).resolve())
+
+    def run(text: str) -> tuple[str, int]:
+        key = (model_key, text, target, use_glossary)
+        if key not in memo:
+            result = translator.translate(text, to=target, glossary=use_glossary)
+            memo[key] = (result.text, len(result.glossary_entries))
+        return memo[key]
+
+    return run
 
 
 def _store(ws, row: dict, test_name: str, use_glossary: bool) -> None:
