@@ -119,3 +119,19 @@ def test_which_model(ws, tmp_path):
     assert resolve_model(ws, default_model_gguf()) == default_model_gguf()
     with pytest.raises(TaalkitError, match="no such GGUF"):
         resolve_model(ws, tmp_path / "nope.gguf")
+
+
+def test_translate_verb_for_files(ws, tmp_path):
+    from click.testing import CliRunner
+
+    from kit.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("Open the file.\nThe file.\n", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    base = ["-w", str(ws.root), "translate", "--model", str(default_model_gguf())]
+    result = CliRunner().invoke(main, base + ["--file", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "translated 2 of 2 lines" in result.stderr and len(out.read_text(encoding="utf-8").splitlines()) == 2
+    result = CliRunner().invoke(main, base + ["--file", str(src)])
+    assert result.exit_code == 2 and "--file needs --out" in result.stderr
