@@ -180,3 +180,19 @@ def test_what_is_missing_is_a_one_line_error(workspace, smollm2_like_source, wel
     result = _run(workspace, "tokenizer", "train", "--algo", "wordpiece")
     assert result.exit_code == 2
     assert list(workspace.tokenizer_dir.iterdir()) == []
+
+
+def test_llama_cpp_tokenizes_welsh_exactly_like_the_new_tokenizer(welsh_ws, tmp_path):
+    """The point of keeping the source's pre-tokenizer: llama.cpp (pre `smollm`) agrees token for token."""
+    from kit.gguf.verify import compare_tokenization, load_llama
+    from kit.gguf.writer import write_gguf
+
+    row = train_tokenizer(welsh_ws, vocab_size=1500)
+    tok = load_tokenizer(welsh_ws.root / row["path"])
+    model_dir = build_tiny_llama(tmp_path / "cy-tiny", tok, hidden=32, layers=1, heads=2, kv_heads=1)
+    written = write_gguf(model_dir, tmp_path / "cy-tiny.gguf", out_type="F32")
+    assert written["pre"] == "smollm"
+    texts = read_text_file(DATA / "cy" / "test_en_cy.tsv")[:200] + [WELSH]
+    result = compare_tokenization(load_llama(written["path"], vocab_only=True), tok, texts)
+    assert result["identical"], result["first_mismatch"]
+    assert result["texts"] == len(texts) + 1  # plus one chat-formatted turn
