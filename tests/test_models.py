@@ -189,6 +189,25 @@ def test_folder_problems_name_the_path(workspace, tiny_llama_dir, tmp_path):
     assert _leftovers(workspace) == []
 
 
+def test_cancelled_intake_leaves_no_folder_and_no_row(workspace, tiny_llama_dir):
+    from kit.errors import Cancelled
+    from kit.progress import CancelToken
+
+    token = CancelToken()
+    events = []
+
+    def stop_after_first_copy(event):
+        events.append(event)
+        if "copied" in event.message:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        add_model(workspace, str(tiny_llama_dir), progress=stop_after_first_copy, cancel=token)
+    assert any("copied" in e.message for e in events)
+    assert _leftovers(workspace) == []
+    assert workspace.db.execute("select count(*) from models").fetchone()[0] == 0
+
+
 # -- loading and resources ---------------------------------------------------------------------
 
 

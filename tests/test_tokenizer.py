@@ -131,6 +131,22 @@ def test_unigram_trains_with_the_same_contract(welsh_ws):
     assert tok.decode(tok(WELSH)["input_ids"]) == WELSH
 
 
+def test_cancelled_training_writes_nothing(welsh_ws):
+    from kit.errors import Cancelled
+    from kit.progress import CancelToken
+
+    token = CancelToken()
+
+    def stop_when_training_starts(event):
+        if event.message.startswith("training"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        train_tokenizer(welsh_ws, vocab_size=1200, progress=stop_when_training_starts, cancel=token)
+    assert list(welsh_ws.tokenizer_dir.iterdir()) == []
+    assert welsh_ws.db.execute("select count(*) from tokenizers").fetchone()[0] == 0
+
+
 def test_default_vocab_size_follows_the_amount_of_text():
     assert default_vocab_size(0) == 1000
     assert default_vocab_size(17969) == 9024  # the Welsh demo text
