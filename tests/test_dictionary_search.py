@@ -51,3 +51,12 @@ def test_stats_counts_and_coverage(welsh, tmp_path):
     assert [d["direction"] for d in s["per_dictionary"]] == ["cy-en", "en-cy"]
     assert s["per_direction"] == {"cy-en": 5, "en-cy": 2}
     assert s["coverage"] == pytest.approx(4 / 5)  # cath, ci×3 known; aderyn not
+
+
+def test_package_exports_the_functions_whatever_was_imported_first():
+    import subprocess
+    import sys
+
+    code = ("import kit.dictionary.search, kit.dictionary; from kit.dictionary import search, stats; "
+            "assert callable(search) and callable(stats) and callable(kit.dictionary.search)")
+    subprocess.run([sys.executable, "-c", code], check=True)
