@@ -55,9 +55,11 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         await pilot.click("#import-corpus")
         await pick(pilot, demo_data / "cy" / "test_en_cy.tsv")
         await done(pilot, "import text")
-        app.screen.query_one("#search", Input).value = "afal"
+        app.screen.query_one("#search", Input).value = "dŵr"
         await pilot.pause()
-        assert app.screen.query_one("#entries").row_count > 0
+        entries = app.screen.query_one("#entries")
+        assert entries.row_count > 0
+        assert [str(c) for c in entries.get_row_at(0)[:2]] == ["dŵr", "water"]
 
         # Adapt: base model from a folder, tokenizer, trans-tokenize, fine-tune 3 steps.
         await pilot.press("f4")

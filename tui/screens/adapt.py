@@ -8,6 +8,7 @@ boundary; the run keeps its checkpoint and Resume carries on from there.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
 from textual import on, work
@@ -27,6 +28,8 @@ from .base import KitScreen
 
 DEFAULT_MODEL = ("SmolLM2-135M (built in)", "default")
 DEFAULT_PARAMETERS = 134_515_008
+#: SmolLM2-135M's shape, so its estimate needs no file read (reading the GGUF takes seconds).
+DEFAULT_SHAPE = SimpleNamespace(vocab_size=49152, hidden_size=576, layers=30, tied=True)
 METHODS = [
     ("trans-tokenization", "transtok"),
     ("spelling only (FVT)", "fvt"),
@@ -37,12 +40,24 @@ FINETUNE_STAGES = [("automatic (fits RAM)", "auto"), ("embeddings only", "embedd
                    ("LoRA adapters", "lora"), ("whole model", "full")]
 
 
-def memory_estimate(parameters: int) -> str:
-    """RAM to fine-tune (fp32 weights, gradients, two Adam moments + activations) and to chat (Q4)."""
-    train = parameters * 4 * 4 * 1.25
-    chat = parameters * 0.6 + 150e6
-    return (f"{parameters / 1e6:.0f} M parameters · about {human_bytes(train)} RAM to fine-tune, "
-            f"{human_bytes(chat)} to chat")
+#: The batch and sequence length the RAM estimate assumes (the fine-tune stage's CPU defaults).
+ESTIMATE_BATCH, ESTIMATE_SEQ_LEN = 8, 256
+
+
+def memory_estimate(parameters: int, info: Any = None) -> str:
+    """Parameters and RAM to fine-tune (kit.models' formula when available) and to chat (Q8_0)."""
+    chat = human_bytes(parameters * 1.1 + 150e6)
+    try:
+        from kit.models import estimate_finetune_ram
+
+        shape = {} if info is None else dict(vocab_size=info.vocab_size, hidden_size=info.hidden_size,
+                                              layers=info.layers, tied=bool(info.tied) if info.tied is not None else True)
+        low, high = (estimate_finetune_ram(parameters, stage, ESTIMATE_BATCH, ESTIMATE_SEQ_LEN, **shape)
+                     for stage in ("embeddings", "full"))
+        train = f"{human_bytes(low)} (embeddings) to {human_bytes(high)} (whole model)"
+    except ImportError:
+        train = f"about {human_bytes(parameters * 16 * 1.25)}"
+    return f"{parameters / 1e6:.1f} M parameters · fine-tune RAM {train} · chat {chat}"
 
 
 def folder_parameters(folder: Path) -> Optional[int]:
@@ -83,7 +98,7 @@ class AdaptScreen(KitScreen):
                     yield Select([DEFAULT_MODEL, ("a model folder…", "folder")], value="default",
                                  allow_blank=False, id="model-choice")
                     yield Button("Add", id="add-model")
-                yield Static(memory_estimate(DEFAULT_PARAMETERS), id="model-estimate", classes="hint")
+                yield Static(memory_estimate(DEFAULT_PARAMETERS, DEFAULT_SHAPE), id="model-estimate", classes="hint")
                 yield Label("2 · Tokenizer for your language", classes="section-title")
                 with Horizontal(classes="form-row"):
                     yield Label("tokens", classes="field-label")
@@ -126,7 +141,7 @@ class AdaptScreen(KitScreen):
         row = ws.latest_model("source")
         if row and row.get("parameters"):
             self.query_one("#model-estimate", Static).update(
-                f"{row['name']}: " + memory_estimate(int(row["parameters"])))
+                f"{row['name']} (added): " + memory_estimate(int(row["parameters"])))
 
     def show_last_run(self, ws) -> None:
         """Plot the newest fine-tuning run's curve from the database (when no job is drawing)."""
@@ -154,7 +169,7 @@ class AdaptScreen(KitScreen):
                                             self.app.start_dir, folders=True), self._folder_chosen)
         else:
             self.model_folder = None
-            self.query_one("#model-estimate", Static).update(memory_estimate(DEFAULT_PARAMETERS))
+            self.query_one("#model-estimate", Static).update(memory_estimate(DEFAULT_PARAMETERS, DEFAULT_SHAPE))
 
     def _folder_chosen(self, path: Optional[Path]) -> None:
         if path is None:
@@ -165,8 +180,21 @@ class AdaptScreen(KitScreen):
     def choose_model_folder(self, path: Path) -> None:
         self.model_folder = path
         params = folder_parameters(path)
-        text = memory_estimate(params) if params else "no safetensors found in this folder"
+        text = memory_estimate(params) if params else "reading the model…"
         self.query_one("#model-estimate", Static).update(f"{path.name}: {text}")
+        self.estimate_worker(str(path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="size estimate", group="estimate")
+    def estimate_worker(self, spec: str) -> None:
+        """Describe the chosen base model from its metadata (kit.models.inspect_source): no loading."""
+        try:
+            info = kit_function("models", "inspect_source")(spec)
+        except Exception as err:  # shown where the estimate goes; adding the model reports it properly
+            self.app.call_from_thread(self.query_one("#model-estimate", Static).update, f"cannot use it: {err}")
+            return
+        if info.parameters:
+            text = f"{info.display_name}: {memory_estimate(info.parameters, info)}"
+            self.app.call_from_thread(self.query_one("#model-estimate", Static).update, text)
 
     # -- buttons → actions --------------------------------------------------------------
     @on(Button.Pressed, "#add-model")

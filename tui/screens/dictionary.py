@@ -93,7 +93,7 @@ class DictionaryScreen(KitScreen):
             stats_label.update("")
             return
         try:
-            stats = kit_function("dictionary", "stats")(ws)
+            stats = kit_function("dictionary.search", "stats")(ws)
         except Exception as err:  # a missing stage must not stop the screen from drawing
             stats_label.update(f"Dictionary statistics are not available yet ({err}).")
         else:
@@ -111,7 +111,7 @@ class DictionaryScreen(KitScreen):
         if not word or self.ws is None:
             return
         try:
-            rows = kit_function("dictionary", "search")(self.ws, word, limit=50)
+            rows = kit_function("dictionary.search", "search")(self.ws, word, limit=50)
         except Exception as err:
             self.notify(f"Search is not available: {err}", severity="warning")
             return
