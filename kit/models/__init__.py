@@ -12,7 +12,7 @@ Importing this package pulls in neither torch nor transformers; the functions do
 
 from __future__ import annotations
 
-from .intake import add_model, folder_size, list_models, pin_chat_template, read_chat_template
+from .intake import add_model, folder_size, gguf_tokenizer, list_models, pin_chat_template, read_chat_template
 from .loading import load_model, load_tokenizer, resolve_device
 from .memory import estimate_finetune_ram
 from .source import (SUPPORTED_ARCHITECTURES, SourceModel, default_model_gguf, inspect_source,
@@ -20,6 +20,6 @@ from .source import (SUPPORTED_ARCHITECTURES, SourceModel, default_model_gguf, i
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES", "SourceModel", "add_model", "default_model_gguf", "estimate_finetune_ram",
-    "folder_size", "inspect_source", "list_models", "pin_chat_template", "load_model", "load_tokenizer", "read_chat_template",
+    "folder_size", "gguf_tokenizer", "inspect_source", "list_models", "pin_chat_template", "load_model", "load_tokenizer", "read_chat_template",
     "read_gguf_metadata", "resolve_device",
 ]

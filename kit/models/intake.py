@@ -168,15 +168,11 @@ def read_chat_template(folder: Path) -> Optional[str]:
 
 def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     folder, file = str(info.path.parent), info.path.name
     emit(progress, STAGE, 1.5, 4, "reading the GGUF tokenizer")
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file, local_files_only=True, trust_remote_code=False)
-    pre = info.metadata.get("tokenizer_pre")
-    if pre in PRE_TOKENIZERS:
-        spec = json.dumps({"type": "Sequence", "pretokenizers": PRE_TOKENIZERS[pre]})
-        tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(spec)
+    tokenizer = gguf_tokenizer(info.path, info.metadata.get("tokenizer_pre"))
     if cancel is not None:
         cancel.check()
     emit(progress, STAGE, 2, 4, "dequantizing the weights (about half a minute for 135M)")
@@ -202,6 +198,24 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     tokenizer.save_pretrained(out)
     pin_chat_template(out)
     del model
+
+
+def gguf_tokenizer(path: Path, pre: Optional[str] = None):
+    """The tokenizer of a GGUF as a transformers fast tokenizer, with its real pre-tokenizer.
+
+    transformers rebuilds a GGUF's byte-level BPE with plain ``ByteLevel`` splitting whatever
+    ``tokenizer.ggml.pre`` says; for the names in ``PRE_TOKENIZERS`` the kit puts back what the
+    model was trained with (SmolLM2: digits one by one), so HF and llama.cpp tokenize alike.
+    """
+    from transformers import AutoTokenizer
+
+    path = Path(path)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True,
+                                              trust_remote_code=False)
+    if pre in PRE_TOKENIZERS:
+        spec = json.dumps({"type": "Sequence", "pretokenizers": PRE_TOKENIZERS[pre]})
+        tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(spec)
+    return tokenizer
 
 
 def _pre_tokenizer_from_json(spec: str):
