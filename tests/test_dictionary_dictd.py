@@ -117,3 +117,21 @@ def test_progress_reports_lines_and_cancel_leaves_nothing(workspace, demo_data):
     with pytest.raises(Cancelled):
         import_files(workspace, [demo_data / ENG_CYM], cancel=token)
     assert workspace.db.execute("select count(*) from dictionaries").fetchone()[0] == 1
+
+
+def test_afrikaans_freedict_numbered_senses_and_url(tmp_path, demo_data):
+    from kit.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "af", "en", "af")
+    try:
+        afr, eng = import_files(ws, [demo_data / "af/dictd/freedict-afr-eng.index",
+                                     demo_data / "af/dictd/freedict-eng-afr.index"])
+        assert (afr.headword_lang, afr.translation_lang, eng.headword_lang) == ("af", "en", "en")
+        assert afr.count > 10_000 and eng.count > 10_000
+        senses = ws.db.execute("select translation, sense from entries where headword = 'aak' "
+                               "and headword_lang = 'af' order by sense").fetchall()
+        assert senses == [("barge", 1), ("Rhine barge", 2)]
+        assert ws.db.execute("select url from dictionaries where id = ?", [afr.id]).fetchone() == (
+            "http://freedict.org/",)
+    finally:
+        ws.close()
