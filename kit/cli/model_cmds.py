@@ -80,6 +80,9 @@ def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, na
     trained = json.loads(row["trained_on"])
     click.echo(f"tokenizer {row['name']}: {row['algo']}, {row['vocab_size']} tokens, trained on "
                f"{trained['texts']} texts ({trained['words']} words, {trained['distinct_words']} distinct)")
+    asked = json.loads(row["extra"]).get("target_vocab_size")
+    if asked and row["vocab_size"] < asked:
+        click.echo(f"  (asked for {asked}: the text has no more pairs seen twice to merge)")
     click.echo(f"  saved in {ws.root / row['path']}; sha256 {row['sha256'][:16]}…")
 
 
