@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file

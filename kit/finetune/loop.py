@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import Cancelled, TaalkitError, WorkspaceError
-from ..fsutil import atomic_path, sha256_file
+from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
 from . import checkpoint as ckpt_io
 from .data import BlockSampler, gather_training_text, pack_blocks
@@ -33,6 +33,7 @@ STAGE = "finetune"
 DEFAULT_LR = {"embeddings": 5e-4, "lora": 5e-4, "full": 5e-5}
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 CHECKPOINT_SECONDS = 300.0
+METRICS_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -93,6 +94,8 @@ class FinetuneRun:
         self.checkpoint_seconds = 0.0
         self.bpc_start: Optional[float] = None
         self.bpc_last: Optional[float] = None
+        self._pending: list[dict] = []  # metric rows not yet written (see flush_metrics)
+        self._flushed_at = time.monotonic()
 
     # -- setup ------------------------------------------------------------------------------
     def load(self, checkpoint: Optional[ckpt_io.Checkpoint] = None) -> None:
@@ -239,11 +242,22 @@ class FinetuneRun:
         try:
             self._loop(last_saved_step, last_saved_time)
         finally:
+            self.flush_metrics()
             self.loop_seconds += time.perf_counter() - loop_started
+
+    def flush_metrics(self) -> None:
+        """Write buffered metric rows in one transaction.
+
+        One commit per step would cost more than a tiny model's step; rows not yet flushed when
+        a run is killed belong to steps after its last checkpoint, which a resume redoes anyway.
+        """
+        if self._pending:
+            self.ws.db["run_metrics"].insert_all(self._pending)
+            self._pending = []
+        self._flushed_at = time.monotonic()
 
     def _loop(self, last_saved_step: int, last_saved_time: float) -> None:
         cfg = self.config
-        db = self.ws.db
         while not self._done():
             if self.cancel.cancelled:
                 if self.step != last_saved_step:
@@ -266,13 +280,15 @@ class FinetuneRun:
                 self.eval_seconds += time.perf_counter() - t0
                 metrics["bpc"] = self.bpc_last
             self.elapsed += time.perf_counter() - started
-            db["run_metrics"].insert({"run_id": self.run_id, "step": self.step, "loss": loss,
-                                      "tokens_per_s": metrics["tokens_per_s"], "lr": lr,
-                                      "elapsed_s": self.elapsed, "split": "train"})
+            self._pending.append({"run_id": self.run_id, "step": self.step, "loss": loss,
+                                  "tokens_per_s": metrics["tokens_per_s"], "lr": lr,
+                                  "elapsed_s": self.elapsed, "split": "train"})
             if evaluated:
-                db["run_metrics"].insert({"run_id": self.run_id, "step": self.step,
-                                          "bits_per_char": self.bpc_last, "elapsed_s": self.elapsed,
-                                          "split": "heldout"})
+                self._pending.append({"run_id": self.run_id, "step": self.step,
+                                      "bits_per_char": self.bpc_last, "elapsed_s": self.elapsed,
+                                      "split": "heldout"})
+            if evaluated or time.monotonic() - self._flushed_at > METRICS_FLUSH_SECONDS:
+                self.flush_metrics()
             total = self._total_estimate()
             if total:
                 rate = self.elapsed / max(1, self.step)
@@ -287,6 +303,7 @@ class FinetuneRun:
                 last_saved_step, last_saved_time = self.step, time.monotonic()
 
     def save_checkpoint(self) -> Path:
+        self.flush_metrics()  # rows up to this step are on disk before the checkpoint that covers them
         path = ckpt_io.save_checkpoint(
             self.run_dir, self.step, trainable=dict(self.trainable), optimizer=self.optimizer,
             scheduler=self.scheduler, data_state=self.sampler.state(), config=self.config.as_dict(),
