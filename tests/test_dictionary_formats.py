@@ -167,3 +167,15 @@ def test_tei_p4_with_doctype_and_grammar_group(workspace):
     assert entries(workspace) == [("gŵr", "man", "n, s, m", None), ("gŵr", "husband", "n, s, m", None),
                                   ("na", "(n)or", "c", None)]
     assert workspace.db.execute("select licence from dictionaries").fetchone() == ("GPL",)
+
+
+@pytest.mark.parametrize("header, roles", [
+    ("en\tfy\torigin", ["source", "target", "origin"]),
+    ("cy\ten\tpos", ["source", "target", "pos"]),
+    ("translation\theadword", ["target", "source"]),
+    ("source\ttarget\tnote", ["source", "target", "note"]),
+])
+def test_header_roles(header, roles):
+    from kit.dictionary.tabular import header_roles
+
+    assert header_roles(header.split("\t")) == roles

@@ -53,10 +53,7 @@ def read(path: Path, source_lang: str, target_lang: str, *, delimiter: str = "\t
         number, cells = first
         if isinstance(cells, list) and _is_header(cells):
             if not explicit:
-                cols = [ROLE_WORDS.get(c.strip().lower(), "-" if c.strip().lower() in _CODES else c.strip().lower())
-                        for c in cells]
-                if "source" not in cols and "target" not in cols:
-                    cols = list(DEFAULT_COLUMNS[: len(cells)]) + [c.strip().lower() for c in cells[3:]]
+                cols = header_roles(cells)
             codes = [c.strip().lower() for c in cells if c.strip().lower() in _CODES]
             if len(codes) >= 2:
                 header_langs = (codes[0], codes[1])
@@ -70,6 +67,16 @@ def read(path: Path, source_lang: str, target_lang: str, *, delimiter: str = "\t
     fmt = "tsv" if delimiter == "\t" else "csv"
     return Source(path=str(path), format=fmt, kind="dictionary", headword_lang=hw_lang, translation_lang=tr_lang,
                   name=path.name, records=_entries(_chain(pending, rows), cols, fmt))
+
+
+def header_roles(cells: list[str]) -> list[str]:
+    """Roles from a header row: role words as named; language codes fill source, then target."""
+    words = [c.strip().lower() for c in cells]
+    roles = [ROLE_WORDS.get(w, w) if w not in _CODES or w in ROLE_WORDS else None for w in words]
+    for i, role in enumerate(roles):
+        if role is None:
+            roles[i] = next((r for r in ("source", "target") if r not in roles), "-")
+    return [r or "-" for r in roles]
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
