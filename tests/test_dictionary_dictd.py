@@ -135,3 +135,13 @@ def test_afrikaans_freedict_numbered_senses_and_url(tmp_path, demo_data):
             "http://freedict.org/",)
     finally:
         ws.close()
+
+
+def test_labelled_lines_and_examples_are_notes_not_translations():
+    body = ('Haus /haʊs/ <n, neut>\n1. house, home\n   Synonym: Gebäude\n   "Das Haus ist alt." - "The house is old."\n'
+            "2. household\n   see: Haushalt\n")
+    entries = list(dictd.parse_body(body, "haus", 3))
+    assert [(e.headword, e.translation, e.pos, e.sense) for e in entries] == [
+        ("Haus", "house", "n, neut", 1), ("Haus", "home", "n, neut", 1), ("Haus", "household", "n, neut", 2)]
+    assert entries[0].extra["notes"] == {"synonym": ["Gebäude"], "example": ['"Das Haus ist alt." - "The house is old."'],
+                                         "see": ["Haushalt"]}

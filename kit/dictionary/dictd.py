@@ -40,6 +40,10 @@ _B64_VALUE = {c: i for i, c in enumerate(B64)}
 _HEAD = re.compile(r"^(?P<hw>.*?)(?:\s+/(?P<ipa>[^/]*)/)?(?:\s+<(?P<pos>[^<>]*)>)?\s*$")
 _SENSE = re.compile(r"^\s*(?P<n>\d+)\.\s*(?P<text>.*)$")
 _TRAILING_POS = re.compile(r"\s*<(?P<pos>[^<>]*)>\s*$")
+# Newer FreeDict bodies add labelled lines under a sense ("Synonym: …", "see: …") and quoted
+# examples ('"Das Haus." - "The house."'); they are notes about the sense, not translations.
+_NOTE = re.compile(r"^\s*(?P<label>synonyms?|antonyms?|see(?: also)?|notes?|usage|examples?|etymology|"
+                   r"related|plural|abbreviation|cf\.?)\s*:\s*(?P<text>.*)$", re.I)
 
 
 def decode_number(digits: str) -> int:
@@ -192,9 +196,15 @@ def parse_body(body: str, headword: str, line: int) -> Iterator[Entry | Reject]:
     if not headword:
         yield Reject(line, "expected a headword, found an empty one", body[:60])
         return
-    produced = False
+    out: list[Entry] = []
     sense = None
+    notes: dict[str, list[str]] = {}
     for text in lines[1:]:
+        note = _NOTE.match(text)
+        if note or text.strip().startswith('"'):
+            label = note.group("label").lower() if note else "example"
+            notes.setdefault(label, []).append(note.group("text").strip() if note else text.strip())
+            continue
         m = _SENSE.match(text)
         if m:
             sense, text = int(m.group("n")), m.group("text")
@@ -209,10 +219,14 @@ def parse_body(body: str, headword: str, line: int) -> Iterator[Entry | Reject]:
                 extra["ipa"] = ipa
             if tr_pos:
                 extra["translation_pos"] = tr_pos
-            yield Entry(headword, translation, pos, sense, line, extra)
-            produced = True
-    if not produced:
+            out.append(Entry(headword, translation, pos, sense, line, extra))
+    if not out:
         yield Reject(line, f"expected at least one translation under {headword!r}, found none", body[:60])
+        return
+    for entry in out:
+        if notes:
+            entry.extra["notes"] = notes
+        yield entry
 
 
 def split_translations(text: str) -> list[str]:
