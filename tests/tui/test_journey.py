@@ -99,3 +99,15 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         assert len(replies) == 1 and replies[0].text.strip(), "no reply text appeared"
         saved = list(app.workspace.db["messages"].rows_where("role = 'assistant'"))
         assert saved and saved[-1]["content"] == replies[0].text
+        await pilot.press("ctrl+y")
+        assert app.clipboard == replies[0].text
+
+        # Translate: the dictionary entries given to the model are listed beside the output.
+        await pilot.press("f7")
+        await pilot.pause()
+        app.screen.query_one("#source-text").text = "The water is cold."
+        await pilot.press("ctrl+t")
+        await done(pilot, "translate")
+        used = app.screen.query_one("#glossary")
+        rows = [tuple(str(c) for c in used.get_row_at(i)) for i in range(used.row_count)]
+        assert ("cold", "oer") in rows, rows

@@ -86,10 +86,13 @@ def test_error_modal(snap_workspace, snap_compare):
 
 
 def test_file_picker(snap_workspace, snap_compare):
-    from tests.conftest import DATA
+    folder = snap_workspace.parent / "downloads"  # a folder whose listing never changes
+    (folder / "dictd").mkdir(parents=True)
+    for name in ("dictd/freedict-cym-eng.index", "geiriadur.tsv", "testun_cy.txt"):
+        (folder / name).write_text("x\ty\n", encoding="utf-8")
 
     async def pick(pilot):
-        pilot.app.push_screen(FilePicker("Choose a dictionary file", DATA))
+        pilot.app.push_screen(FilePicker("Choose a dictionary file", folder))
         await pilot.pause(0.3)
 
     assert snap_compare(TaalkitApp(), run_before=pick, terminal_size=SMALL)
