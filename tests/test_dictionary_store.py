@@ -39,3 +39,14 @@ def test_same_file_in_two_workspaces_is_independent(tmp_path):
     assert not import_files(b, [f])[0].already_imported
     a.close()
     b.close()
+
+
+def test_a_folder_stands_for_its_dictionaries(workspace, demo_data, tmp_path):
+    import pytest
+
+    from kit.errors import TaalkitError
+
+    results = import_files(workspace, [demo_data / "cy/dictd"])
+    assert [r.path.rsplit("/", 1)[-1] for r in results] == ["freedict-cym-eng.index", "freedict-eng-cym.index"]
+    with pytest.raises(TaalkitError, match="no dictionary files"):
+        import_files(workspace, [tmp_path])

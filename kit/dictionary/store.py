@@ -67,8 +67,7 @@ def import_files(
     """
     from .detect import open_source
 
-    if not paths:
-        raise TaalkitError("no files to import")
+    paths = expand_folders(paths)
     rejects: Optional[list[tuple[str, Reject]]] = [] if rejects_path is not None else None
     sources = [open_source(ws, p, format=format, kind=kind, columns=columns) for p in paths]
     results = []
@@ -98,6 +97,28 @@ def import_files(
             write_rejects(rejects_path, rejects)
     emit(progress, "import", 1, 1, f"{len(sources)} file(s) imported")
     return results
+
+
+DICTIONARY_SUFFIXES = (".index", ".tei", ".dix")
+
+
+def expand_folders(paths: Sequence[os.PathLike | str]) -> list[Path]:
+    """A folder stands for the dictionaries in it (``*.index``, ``*.tei``, ``*.dix``), sorted.
+
+    Text files in a folder are not taken: a ``train_*.tsv`` next to a dictionary is a corpus.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in DICTIONARY_SUFFIXES and f.is_file())
+            if not found:
+                raise TaalkitError(f"{p}: no dictionary files (*.index, *.tei, *.dix) in this folder")
+            out.extend(found)
+        else:
+            out.append(p)
+    if not out:
+        raise TaalkitError("no files to import")
+    return out
 
 
 def write_rejects(path: os.PathLike | str, rejects: Iterable[tuple[str, Reject]]) -> None:
