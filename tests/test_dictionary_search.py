@@ -60,3 +60,9 @@ def test_package_exports_the_functions_whatever_was_imported_first():
     code = ("import kit.dictionary.search, kit.dictionary; from kit.dictionary import search, stats; "
             "assert callable(search) and callable(stats) and callable(kit.dictionary.search)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_full_text_ranks_entries_sharing_more_words_first(welsh):
+    rows = search(welsh, "cath kitten")
+    assert (rows[0]["headword"], rows[0]["translation"], rows[0]["match"]) == ("cath fach", "kitten", "text")
+    assert len(rows) > 1

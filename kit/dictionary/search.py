@@ -50,15 +50,28 @@ def search(ws: Workspace, word: str, *, limit: int = 50, lang: Optional[str] = N
             seen.add(row[0])
             results.append(_row(row, match))
 
-    add("e.headword = ? or lower(e.headword) = ?", [query, lowered], "headword")
-    add("e.translation = ? or lower(e.translation) = ?", [query, lowered], "translation")
-    escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    add("lower(e.headword) like ? escape '\\'", [escaped + "%"], "prefix")
-    add("lower(e.translation) like ? escape '\\'", [escaped + "%"], "prefix")
+    # Case variants instead of lower(column): keeps every look-up on the B-tree indexes
+    # (search-as-you-type in the TUI runs this per key press).
+    variants = list(dict.fromkeys([query, lowered, query.capitalize(), query.upper(), query.title()]))
+    marks = ", ".join("?" * len(variants))
+    add(f"e.headword in ({marks})", variants, "headword")
+    add(f"e.translation in ({marks})", variants, "translation")
+    for column in ("headword", "translation"):
+        ranges = " or ".join(f"(e.{column} >= ? and e.{column} < ?)" for _ in variants)
+        add(ranges, [x for v in variants for x in (v, v + "\U0010ffff")], "prefix")
     fts = fts_query(query)
     if fts and len(results) < limit:
-        add(f"e.id in (select rowid from entries_fts where entries_fts match ? order by rank limit {limit * 4})",
-            [fts], "text")
+        # Best bm25 rank first (entries sharing more, rarer words of the query).
+        rows = ws.db.execute(
+            f"select {_COLUMNS} from (select rowid, rank from entries_fts where entries_fts match ? "
+            f"order by rank limit ?) f join entries e on e.id = f.rowid join dictionaries d on d.id = e.dictionary_id "
+            f"where 1=1{lang_sql} order by f.rank",
+            [fts, limit * 4 + len(seen), *lang_args],
+        ).fetchall()
+        for row in rows:
+            if row[0] not in seen and len(results) < limit:
+                seen.add(row[0])
+                results.append(_row(row, "text"))
     return results
 
 
