@@ -93,20 +93,23 @@ def test_trained_tokenizer_keeps_the_sources_specials_template_and_splitting(wel
 def test_same_text_and_seed_give_a_byte_identical_tokenizer_across_processes(welsh_ws, tmp_path):
     row = train_tokenizer(welsh_ws, vocab_size=1200, seed=3)
     first = (welsh_ws.root / row["path"] / "tokenizer.json").read_bytes()
+    uni = train_tokenizer(welsh_ws, vocab_size=1200, seed=3, algo="unigram")
+    first_uni = (welsh_ws.root / uni["path"] / "tokenizer.json").read_bytes()
     script = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from kit.workspace import Workspace\nfrom kit.tokenizer import train_tokenizer\n"
         "ws = Workspace.open(sys.argv[2])\n"
         "train_tokenizer(ws, vocab_size=1200, seed=3, name='again')\n"
+        "train_tokenizer(ws, vocab_size=1200, seed=3, algo='unigram', name='again-unigram')\n"
     )
     subprocess.run([sys.executable, "-c", script, str(REPO), str(welsh_ws.root)], check=True,
                    env={"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"})
-    again = (welsh_ws.root / "tokenizer" / "again" / "tokenizer.json").read_bytes()
-    assert again == first
+    assert (welsh_ws.root / "tokenizer" / "again" / "tokenizer.json").read_bytes() == first
+    assert (welsh_ws.root / "tokenizer" / "again-unigram" / "tokenizer.json").read_bytes() == first_uni
     # Retraining under the same name replaces the folder and keeps the row's id.
     retrained = train_tokenizer(welsh_ws, vocab_size=1200, seed=3)
     assert retrained["id"] == row["id"] and retrained["sha256"] == row["sha256"]
-    assert welsh_ws.db.execute("select count(*) from tokenizers").fetchone()[0] == 2
+    assert welsh_ws.db.execute("select count(*) from tokenizers").fetchone()[0] == 4
 
 
 def test_dictionary_words_in_the_target_language_are_training_text(welsh_ws, tmp_path):
@@ -125,7 +128,7 @@ def test_dictionary_words_in_the_target_language_are_training_text(welsh_ws, tmp
 def test_unigram_trains_with_the_same_contract(welsh_ws):
     row = train_tokenizer(welsh_ws, algo="unigram", vocab_size=1200)
     tok = load_tokenizer(welsh_ws.root / row["path"])
-    assert row["name"] == "cy-unigram-1200" and row["algo"] == "unigram"
+    assert row["name"] == "cy-unigram-1200" and row["algo"] == "unigram" and row["vocab_size"] == 1200
     assert json.loads((welsh_ws.root / row["path"] / "tokenizer.json").read_text())["model"]["type"] == "Unigram"
     assert tok.convert_tokens_to_ids(SPECIAL_TOKENS) == [0, 1, 2]
     assert tok.decode(tok(WELSH)["input_ids"]) == WELSH

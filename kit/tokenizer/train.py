@@ -21,9 +21,16 @@ BPE's ceiling (10,531 tokens: pairs seen once are never merged) and SmolLM2's 2.
 and Frisian look the same. With the FreeDict headwords the Welsh workspace has 17,969 distinct
 words -> 9,024 tokens.
 
-Deterministic: the same text and seed give a byte-identical ``tokenizer.json`` (the
-``tokenizers`` trainers break ties by token, not by hash order; tested across processes).
-``seed`` only matters when the text exceeds ``MAX_TRAIN_CHARS`` and is sampled.
+Algorithms: ``bpe`` (default) is byte-level BPE trained by the ``tokenizers`` library, the
+one the GGUF export supports; ``unigram`` is SentencePiece's unigram LM trained on the
+source's pre-tokenized words and stored as a ``tokenizers`` Unigram behind the same
+pre-tokenizer (see ``_sentencepiece_unigram``).
+
+Deterministic: the same text and seed give a byte-identical ``tokenizer.json`` (BPE merges
+break ties by token, not by hash order; SentencePiece runs on one thread; both tested across
+processes). ``tokenizers``' own UnigramTrainer is *not* used: its float sums run in hash
+order and its vocabulary changed from run to run. ``seed`` samples the text when it exceeds
+``MAX_TRAIN_CHARS`` and seeds SentencePiece.
 """
 
 from __future__ import annotations
@@ -107,7 +114,7 @@ def source_tokenizer_folder(ws: Workspace) -> Path:
     return ws.model_dir(row)
 
 
-def build_tokenizer(texts: list[str], source: SourceTokenizer, *, vocab_size: int, algo: str):
+def build_tokenizer(texts: list[str], source: SourceTokenizer, *, vocab_size: int, algo: str, seed: int = 0):
     """A trained ``tokenizers.Tokenizer`` with the source's pre-tokenizer, decoder and specials."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -123,20 +130,71 @@ def build_tokenizer(texts: list[str], source: SourceTokenizer, *, vocab_size: in
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=specials,
                                       initial_alphabet=alphabet, show_progress=False)
     else:
-        unk = source.role("unk_token") or (specials[0] if specials else None)
         tok = Tokenizer(models.Unigram())
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet,
-                                          unk_token=unk, show_progress=False, max_piece_length=16)
     spec = json.loads(tok.to_str())
     spec["pre_tokenizer"], spec["decoder"], spec["normalizer"] = pre, decoder, normalizer
     tok = Tokenizer.from_str(json.dumps(spec))
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    if algo == "bpe":
+        tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    else:
+        unk = source.role("unk_token") or (specials[0] if specials else None)
+        tok.model = _sentencepiece_unigram(texts, tok, specials, unk, vocab_size=vocab_size, seed=seed)
     post = source.spec.get("post_processor") if source.byte_level else None
     if post is not None:
         spec = json.loads(tok.to_str())
         spec["post_processor"] = _remap_post_processor(post, tok)
         tok = Tokenizer.from_str(json.dumps(spec))
     return tok
+
+
+def _sentencepiece_unigram(texts: list[str], tok, specials: list[str], unk: Optional[str], *,
+                           vocab_size: int, seed: int):
+    """A ``tokenizers`` Unigram model trained by SentencePiece on the source's pre-tokenized words.
+
+    SentencePiece's own text handling (``▁`` for spaces) would not match the source model's
+    byte-level splitting, so it is given the words *after* the source's normalizer and
+    pre-tokenizer (byte-level strings, no spaces) with their counts (``input_format=tsv``), and
+    only its unigram pieces and scores are kept. Every one of the 256 byte symbols is in the
+    vocabulary (unseen ones at the lowest score), so no text ever becomes ``<unk>``.
+    SentencePiece with one thread is deterministic; ``seed`` seeds its sampler.
+    """
+    import io
+    from collections import Counter
+
+    import sentencepiece as spm
+    from tokenizers import models, pre_tokenizers
+
+    counts: Counter = Counter()
+    for text in texts:
+        if tok.normalizer is not None:
+            text = tok.normalizer.normalize_str(text)
+        counts.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(text))
+    words = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    seen = {c for w, _ in words for c in w}
+    missing = sorted(set(pre_tokenizers.ByteLevel.alphabet()) - seen)
+    pieces_wanted = vocab_size - len(specials) - len(missing)
+    if pieces_wanted < len(seen) + 2:
+        raise TaalkitError(f"--vocab-size {vocab_size} is too small for a unigram tokenizer of this text; "
+                           f"use at least {len(specials) + len(missing) + len(seen) + 2}")
+    spm.set_random_generator_seed(seed)
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter([f"{w}\t{n}" for w, n in words]), model_writer=model, input_format="tsv",
+            model_type="unigram", vocab_size=pieces_wanted + 1, hard_vocab_limit=False, character_coverage=1.0,
+            add_dummy_prefix=False, split_by_whitespace=False, split_by_unicode_script=False,
+            split_by_number=False, split_digits=False, remove_extra_whitespaces=False,
+            normalization_rule_name="identity", byte_fallback=False, max_sentencepiece_length=16,
+            unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, num_threads=1, minloglevel=2)
+    except RuntimeError as err:
+        raise TaalkitError(f"sentencepiece could not train a unigram tokenizer: {err}") from None
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    pieces = [(sp.id_to_piece(i), float(sp.get_score(i))) for i in range(sp.get_piece_size())
+              if not (sp.is_unknown(i) or sp.is_control(i))]
+    floor = min((score for _, score in pieces), default=0.0) - 10.0
+    vocab = [(s, 0.0) for s in specials] + pieces + [(c, floor) for c in missing]
+    unk_id = specials.index(unk) if unk in specials else None
+    return models.Unigram(vocab, unk_id=unk_id, byte_fallback=False)
 
 
 def _remap_post_processor(post: dict, tok) -> dict:
@@ -179,7 +237,7 @@ def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: st
     if cancel is not None:
         cancel.check()
     emit(progress, STAGE, 1, 3, f"training {algo} ({size} tokens) on {len(data.texts)} texts")
-    tok = build_tokenizer(data.texts, source, vocab_size=size, algo=algo)
+    tok = build_tokenizer(data.texts, source, vocab_size=size, algo=algo, seed=seed)
     if cancel is not None:
         cancel.check()
 
