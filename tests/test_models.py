@@ -211,6 +211,16 @@ def test_cancelled_intake_leaves_no_folder_and_no_row(workspace, tiny_llama_dir)
 # -- loading and resources ---------------------------------------------------------------------
 
 
+def test_memory_is_checked_before_dequantizing():
+    from kit.errors import ResourceError
+    from kit.models.intake import dequantize_ram, require_free_ram
+
+    assert 1.0e9 < dequantize_ram(134_515_008) < 1.5e9  # measured peak RSS: 1.2 GB
+    require_free_ram(dequantize_ram(1_000), "a tiny GGUF")
+    with pytest.raises(ResourceError, match=r"dequantizing huge.gguf needs about .* of memory, .* available"):
+        require_free_ram(2**62, "dequantizing huge.gguf")
+
+
 def test_resolve_device():
     assert resolve_device("auto") in ("cpu", "cuda", "mps")
     assert resolve_device("CPU") == "cpu"
