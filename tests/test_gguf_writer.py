@@ -153,3 +153,48 @@ def test_unrotate_undoes_hf_rotate_half_layout():
     rows = np.arange(heads * head_dim)[:, None].astype(np.float32)
     out = unrotate(rows, heads)[:, 0].astype(int).tolist()
     assert out == [0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15]
+
+
+def sentencepiece_style_tokenizer(texts, out_dir):
+    """A Llama-2/TinyLlama-style tokenizer: '▁' for spaces, BPE merges, byte fallback, BOS added."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    norm = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    probe = Tokenizer(models.BPE())
+    probe.normalizer = norm
+    probe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=200, show_progress=False))
+    learned = json.loads(probe.to_str())["model"]
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"<0x{b:02X}>": 3 + b for b in range(256)}}
+    for piece in sorted(learned["vocab"], key=learned["vocab"].get):
+        vocab.setdefault(piece, len(vocab))
+    merges = [tuple(m) if not isinstance(m, str) else tuple(m.split(" ")) for m in learned["merges"]]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = norm
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)])
+    tok.add_special_tokens(["<unk>", "<s>", "</s>"])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(out_dir)
+    return fast
+
+
+def test_sentencepiece_style_bpe_exports_as_llama_vocab(tmp_path):
+    from kit.gguf.vocab import BYTE, UNKNOWN
+
+    tok = sentencepiece_style_tokenizer(TINY_ENGLISH, tmp_path / "tok")
+    model_dir = build_tiny_llama(tmp_path / "spm", tok)
+    out = tmp_path / "spm.gguf"
+    write_gguf(model_dir, out, out_type="F16")
+    _, f = _fields(out)
+    assert f["tokenizer.ggml.model"].contents() == "llama"
+    assert f["tokenizer.ggml.add_bos_token"].contents() is True
+    assert f["tokenizer.ggml.add_space_prefix"].contents() is True
+    types = f["tokenizer.ggml.token_type"].contents()
+    assert types[0] == UNKNOWN and types[3] == BYTE and types[1] == CONTROL
+    llm = load_llama(out, vocab_only=True)
+    report = compare_tokenization(llm, tok, PROMPTS + PROBE_TEXTS)
+    assert report["identical"], report["first_mismatch"]
+    # BOS is added the way the HF tokenizer adds it.
+    assert llm.tokenize(b"The cat", add_bos=True) == tok("The cat")["input_ids"]

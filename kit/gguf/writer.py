@@ -322,6 +322,8 @@ def _add_vocab(w, vocab: GgufVocab) -> None:
         w.add_tokenizer_pre(vocab.pre)
     w.add_token_list(vocab.tokens)
     w.add_token_types(vocab.types)
+    if vocab.add_space_prefix is not None:
+        w.add_add_space_prefix(vocab.add_space_prefix)
     if vocab.scores is not None:
         w.add_token_scores(vocab.scores)
     if vocab.merges:
