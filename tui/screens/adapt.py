@@ -45,19 +45,17 @@ ESTIMATE_BATCH, ESTIMATE_SEQ_LEN = 8, 256
 
 
 def memory_estimate(parameters: int, info: Any = None) -> str:
-    """Parameters and RAM to fine-tune (kit.models' formula when available) and to chat (Q8_0)."""
+    """Parameters, peak RAM to fine-tune the whole model (kit.models' formula) and RAM to chat (Q8_0)."""
     chat = human_bytes(parameters * 1.1 + 150e6)
     try:
         from kit.models import estimate_finetune_ram
 
         shape = {} if info is None else dict(vocab_size=info.vocab_size, hidden_size=info.hidden_size,
                                               layers=info.layers, tied=bool(info.tied) if info.tied is not None else True)
-        low, high = (estimate_finetune_ram(parameters, stage, ESTIMATE_BATCH, ESTIMATE_SEQ_LEN, **shape)
-                     for stage in ("embeddings", "full"))
-        train = f"{human_bytes(low)} (embeddings) to {human_bytes(high)} (whole model)"
+        train = human_bytes(estimate_finetune_ram(parameters, "full", ESTIMATE_BATCH, ESTIMATE_SEQ_LEN, **shape))
     except ImportError:
-        train = f"about {human_bytes(parameters * 16 * 1.25)}"
-    return f"{parameters / 1e6:.1f} M parameters · fine-tune RAM {train} · chat {chat}"
+        train = human_bytes(parameters * 16 * 1.25)
+    return f"{parameters / 1e6:.1f} M parameters · fine-tune ≤ {train} RAM · chat ≈ {chat}"
 
 
 def folder_parameters(folder: Path) -> Optional[int]:
@@ -138,10 +136,7 @@ class AdaptScreen(KitScreen):
                           for k in ("source model", "tokenizer", "trans-tokenized", "fine-tuned"))
         status.update(marks)
         self.show_last_run(ws)
-        row = ws.latest_model("source")
-        if row and row.get("parameters"):
-            self.query_one("#model-estimate", Static).update(
-                f"{row['name']} (added): " + memory_estimate(int(row["parameters"])))
+        self.show_estimate()
 
     def show_last_run(self, ws) -> None:
         """Plot the newest fine-tuning run's curve from the database (when no job is drawing)."""
@@ -169,7 +164,20 @@ class AdaptScreen(KitScreen):
                                             self.app.start_dir, folders=True), self._folder_chosen)
         else:
             self.model_folder = None
-            self.query_one("#model-estimate", Static).update(memory_estimate(DEFAULT_PARAMETERS, DEFAULT_SHAPE))
+            self.show_estimate()
+
+    def show_estimate(self) -> None:
+        """The base model already added if there is one, else the built-in SmolLM2."""
+        row = self.ws.latest_model("source") if self.ws is not None else None
+        label = self.query_one("#model-estimate", Static)
+        if self.model_folder is not None:
+            return  # the folder's own estimate is shown (choose_model_folder)
+        if row and row.get("parameters"):
+            shape = SimpleNamespace(vocab_size=row.get("vocab_size"), hidden_size=row.get("hidden_size"),
+                                    layers=None, tied=row.get("tied"))
+            label.update(f"added: {row['name']} · " + memory_estimate(int(row["parameters"]), shape))
+        else:
+            label.update(memory_estimate(DEFAULT_PARAMETERS, DEFAULT_SHAPE))
 
     def _folder_chosen(self, path: Optional[Path]) -> None:
         if path is None:

@@ -160,7 +160,7 @@ def _describe_verification(verification: Any) -> str:
     lines = ["passed: llama.cpp agrees with the model" if v.get("ok") else "FAILED: see the checks below"
              if "ok" in v else "recorded"]
     for key, value in v.items():
-        if key in ("ok", "passed"):
+        if key in ("ok", "passed", "path"):
             continue
         if isinstance(value, dict):
             scalars = [f"{k.replace('_', ' ')} {_short(x)}" for k, x in value.items()
