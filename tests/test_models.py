@@ -86,6 +86,21 @@ def test_adding_the_same_model_again_returns_the_row_and_a_clash_is_refused(work
     assert workspace.latest_model("source")["name"] == "untied"
 
 
+def test_a_mistral_folder_is_the_llama_family_too(workspace, tiny_tokenizer, tmp_path):
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-mistral"
+    MistralForCausalLM(MistralConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64,
+                                     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                     max_position_embeddings=64)).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    row = add_model(workspace, str(folder), name="mistral")
+    assert row["architecture"] == "MistralForCausalLM" and row["tied"] == 0 and row["hidden_size"] == 32
+    assert (_logits(workspace.model_dir(row)) == _logits(folder)).all()
+
+
 def test_model_list_shows_disk_and_finetune_ram(workspace, tiny_llama_dir):
     add_model(workspace, str(tiny_llama_dir))
     rows = list_models(workspace)
