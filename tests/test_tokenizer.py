@@ -180,6 +180,9 @@ def test_stats_compare_new_and_source_on_heldout_text(welsh_ws, tmp_path):
 
 def test_read_text_file_takes_the_target_column_and_rejects_bad_bytes(tmp_path):
     assert read_text_file(DATA / "cy" / "test_en_cy.tsv")[0] == "Ar gael ar gyfer Man Tasgau'n unig"
+    assert read_text_file(DATA / "cy" / "test_en_cy.tsv", 1)[0] == "Available for Tasks Space only"
+    with pytest.raises(InputFormatError, match="test_en_cy.tsv:1: expected at least 3 tab-separated columns"):
+        read_text_file(DATA / "cy" / "test_en_cy.tsv", 3)
     bad = tmp_path / "bad.txt"
     bad.write_bytes("iawn\nda\n".encode() + b"\xff\xfe drwg\n")
     with pytest.raises(InputFormatError, match="bad.txt:3: not UTF-8"):

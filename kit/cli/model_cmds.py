@@ -89,14 +89,16 @@ def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, na
 @tokenizer_group.command("stats")
 @click.option("--file", "text_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Held-out text to measure on: plain text, or a TSV whose last column is the target language.")
+@click.option("--column", type=click.IntRange(min=1), default=None,
+              help="1-based TSV column of the target text (default: the last column).")
 @click.option("--tokenizer", "tokenizer_name", default=None, help="Which trained tokenizer (default: the newest).")
 @click.pass_context
-def tokenizer_stats_cmd(ctx: click.Context, text_file, tokenizer_name) -> None:
+def tokenizer_stats_cmd(ctx: click.Context, text_file, column, tokenizer_name) -> None:
     """Fertility (tokens per word) and characters per token: new tokenizer beside the source model's."""
     from ..tokenizer import read_text_file, tokenizer_stats
 
     ws = open_workspace(ctx)
-    texts = read_text_file(text_file) if text_file else None
+    texts = read_text_file(text_file, column) if text_file else None
     stats = tokenizer_stats(ws, texts, tokenizer=tokenizer_name)
     click.echo(f"held-out text: {stats['source_of_text']}: {stats['texts']} texts, {stats['words']} words, "
                f"{stats['chars']} characters")

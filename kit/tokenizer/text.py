@@ -70,8 +70,11 @@ def heldout_text(ws: Workspace) -> list[str]:
     return [r[0] for r in rows]
 
 
-def read_text_file(path: Path | str) -> list[str]:
-    """Lines of a text file; for a TSV, its last column (the target side of ``src<TAB>tgt``)."""
+def read_text_file(path: Path | str, column: Optional[int] = None) -> list[str]:
+    """Lines of a text file; for a TSV, column ``column`` (1-based) or else the last one.
+
+    The last column is the target side of the usual ``source<TAB>target`` files.
+    """
     path = Path(path)
     try:
         raw = path.read_text(encoding="utf-8")
@@ -81,10 +84,17 @@ def read_text_file(path: Path | str) -> list[str]:
     except OSError as err:
         raise WorkspaceError(f"{path}: cannot read ({err.strerror})") from None
     out = []
-    for line in raw.splitlines():
-        text = line.rsplit("\t", 1)[-1].strip()
-        if text:
-            out.append(text)
+    for number, line in enumerate(raw.splitlines(), 1):
+        if column is None:
+            text = line.rsplit("\t", 1)[-1]
+        else:
+            cols = line.split("\t")
+            if len(cols) < column and line.strip():
+                raise InputFormatError(path, number, f"expected at least {column} tab-separated columns, "
+                                                     f"found {len(cols)}")
+            text = cols[column - 1] if len(cols) >= column else ""
+        if text.strip():
+            out.append(text.strip())
     if not out:
         raise InputFormatError(path, None, "no text in the file")
     return out
