@@ -36,8 +36,8 @@ CHAT_PROMPTS = {
     "fy": "Goeie! Wat is de haadstêd fan Fryslân?",
     "af": "Goeie môre! Wat is die hoofstad van Suid-Afrika?",
 }
-STEPS = ("dictionary", "corpus", "source model", "tokenizer", "trans-tokenize", "fine-tune", "export",
-         "evaluate", "examples")
+STEPS = ("dictionary", "corpus", "source model", "tokenizer", "trans-tokenize", "fine-tune", "baseline",
+         "export", "evaluate", "examples")
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,14 @@ class DemoSettings:
 
     budget_minutes: float = 8.0
     finetune_steps: Optional[int] = None  # overrides the minutes (the e2e test uses 2)
+    finetune_options: dict = field(default_factory=dict)  # e.g. batch_size, seq_len, eval_every
     vocab_size: int = 8000
     method: str = "transtok"
     quant: str = "Q8_0"
     eval_limit: int = 40
     eval_systems: tuple[str, ...] = ("adapted", "adapted+glossary", "source", "wordbyword")
     eval_directions: tuple[str, ...] = ("en->xx",)
-    bpc_texts: int = 40
     chat_tokens: int = 60
-    extra: dict = field(default_factory=dict)
 
 
 def data_root() -> Path:
@@ -176,25 +175,29 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
 
         if latest_unfinished_run(ws) is not None:
             return finetune(ws, resume=True, progress=progress, cancel=cancel)
-        if settings.finetune_steps is not None:
-            return finetune(ws, steps=settings.finetune_steps, progress=progress, cancel=cancel)
-        return finetune(ws, minutes=settings.budget_minutes, progress=progress, cancel=cancel)
+        budget = ({"steps": settings.finetune_steps} if settings.finetune_steps is not None
+                  else {"minutes": settings.budget_minutes})
+        return finetune(ws, **budget, **settings.finetune_options, progress=progress, cancel=cancel)
 
     steps.run(5, "fine-tune", lambda: ws.latest_model("finetuned") is not None, finetune_step)
 
-    # 7: export the fine-tuned model for llama.cpp.
+    # 7: the unadapted model on the same held-out text, so "before" means SmolLM2 as shipped.
+    steps.run(6, "baseline", lambda: "source_bpc" in steps.record,
+              lambda: steps.record.update(source_bpc=_source_bits_per_char(ws)))
+
+    # 8: export the fine-tuned model for llama.cpp.
     def exported() -> bool:
         model = ws.latest_model("finetuned")
         row = db.execute("select path from exports where model_id = ? and quant = ? order by id desc limit 1",
                          [model["id"], settings.quant]).fetchone() if model else None
         return bool(row) and ws.model_dir({"path": row[0]}).is_file()
 
-    steps.run(6, "export", exported, lambda: _stage("kit.gguf", "export_model")(
+    steps.run(7, "export", exported, lambda: _stage("kit.gguf", "export_model")(
         ws, quant=settings.quant, progress=progress, cancel=cancel))
     gguf = ws.model_dir({"path": db.execute(
         "select path from exports order by id desc limit 1").fetchone()[0]})
 
-    # 8: chrF on the held-out test file, beside the baselines.
+    # 9: chrF on the held-out test file, beside the baselines.
     test_name = ws.relative(files.test)
 
     def evaluated() -> bool:
@@ -208,10 +211,10 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
                         directions=settings.eval_directions, limit=settings.eval_limit,
                         progress=progress, cancel=cancel)
 
-    steps.run(7, "evaluate", evaluated, evaluate_step)
+    steps.run(8, "evaluate", evaluated, evaluate_step)
 
-    # 9: show it: translations and a chat reply from the exported GGUF (always fresh; they are the point).
-    emit(progress, STAGE, 8, len(STEPS), "examples: translating and chatting with the exported model")
+    # 10: show it: translations and a chat reply from the exported GGUF (always fresh; they are the point).
+    emit(progress, STAGE, 9, len(STEPS), "examples: translating and chatting with the exported model")
     t0 = time.perf_counter()
     examples = _examples(ws, gguf, files, settings, cancel)
     steps.record["times"]["examples"] = round(time.perf_counter() - t0, 1)
@@ -226,6 +229,26 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
         tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     ws.close()
     return summary
+
+
+def _source_bits_per_char(ws) -> float:
+    """Bits per character of the source model, with its own tokenizer, on the fine-tuning run's held-out text."""
+    import torch
+
+    from .corpus import target_texts
+    from .metrics import bits_per_char
+    from .models import load_model, load_tokenizer
+
+    run = ws.db.execute("select config from runs where kind = 'finetune' and status = 'finished' "
+                        "order by id desc limit 1").fetchone()
+    config = json.loads(run[0]) if run and run[0] else {}
+    texts = target_texts(ws, "heldout")[: int(config.get("heldout_limit", 100))]
+    folder = ws.model_dir(ws.latest_model("source"))
+    model = load_model(folder, device="cpu", dtype=torch.float32)
+    tokenizer = load_tokenizer(folder)
+    value = bits_per_char(model, tokenizer, texts, max_length=int(config.get("seq_len", 256)), batch_size=8)
+    del model
+    return round(value, 4)
 
 
 def _stage(module: str, name: str) -> Callable:
@@ -307,7 +330,8 @@ def _summary(ws, lang, gguf: Path, test_name: str, steps: _Steps, examples: dict
         "tokenizer_vocab": tok[0] if tok else None,
         "source_vocab": source.get("vocab_size") if source else None,
         "finetune": {k: extra.get(k) for k in ("steps", "bpc_start", "bpc_end", "tokens_per_s", "train_seconds")},
-        "bits_per_char": {"after trans-tokenization": extra.get("bpc_start"),
+        "bits_per_char": {"source model (English tokenizer)": steps.record.get("source_bpc"),
+                          "after trans-tokenization": extra.get("bpc_start"),
                           "after fine-tuning": extra.get("bpc_end")},
         "chrf": evals,
         "gguf": str(gguf),
