@@ -4,7 +4,7 @@
     .venv/bin/python bench/decode_speed.py --model WS/gguf/cy-q4_1.gguf --tokens 128 --repeats 5
 
 Both paths use one llama.cpp model loaded with the kit's CPU defaults and greedy decoding, so they
-produce the same tokens; runs alternate (kit, bare, kit, bare, ...) so background load hits both
+produce the same tokens; runs alternate (kit, bare, bare, kit, ...) so background load hits both
 alike, and the median is compared. Decode tokens/s = tokens after the first / time after the first
 (prompt processing excluded, as llama.cpp reports it). The kit must stay within 5% of bare.
 """
@@ -12,6 +12,7 @@ alike, and the median is compared. Decode tokens/s = tokens after the first / ti
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -61,16 +62,21 @@ def main() -> int:
     llm = load_llama(path, n_ctx=2048, n_threads=threads)
     prompt = ChatTemplate.from_llama(llm).render([{"role": "user", "content": QUESTION}])
 
+    load = os.getloadavg()[0]
     kit(llm, 8)  # warm-up: page in the weights, fill caches
     rows = {"bare llama-cpp-python": [], "taalkit ChatSession": []}
-    for _ in range(args.repeats):
-        n, tps, wall, kit_prompt = kit(llm, args.tokens)
-        assert kit_prompt == prompt, "the kit must send the very same prompt"
-        rows["taalkit ChatSession"].append((n, tps, wall))
-        rows["bare llama-cpp-python"].append(bare(llm, prompt, args.tokens))
+    for i in range(args.repeats):
+        # ABBA order: neither path always runs first (cache warmth, a neighbour's burst of load).
+        for which in (("kit", "bare") if i % 2 == 0 else ("bare", "kit")):
+            if which == "kit":
+                n, tps, wall, kit_prompt = kit(llm, args.tokens)
+                assert kit_prompt == prompt, "the kit must send the very same prompt"
+                rows["taalkit ChatSession"].append((n, tps, wall))
+            else:
+                rows["bare llama-cpp-python"].append(bare(llm, prompt, args.tokens))
 
     print(f"model: {path.name}  threads: {threads}  n_ctx: 2048  max_tokens: {args.tokens}  "
-          f"repeats: {args.repeats} (alternating)")
+          f"repeats: {args.repeats} (alternating)  load average before: {load:.1f}")
     print(f"{'path':<24}{'tokens':>8}{'decode tok/s (median)':>24}{'min':>8}{'max':>8}{'wall s (median)':>17}")
     medians = {}
     for name, runs in rows.items():
