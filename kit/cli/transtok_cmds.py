@@ -82,11 +82,15 @@ def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
             click.echo(f"          {kind}: {_example_text(ws, kind, row_id)}")
 
 
+def _short(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _example_text(ws, kind: str, row_id: int) -> str:
     if kind == "dictionary":
         r = ws.db.execute("select headword, translation from entries where id = ?", [row_id]).fetchone()
         return f"entry {row_id}: {r[0]} ⇄ {r[1]}" if r else f"entry {row_id}"
     if kind == "parallel":
         r = ws.db.execute("select source_text, target_text from segments where id = ?", [row_id]).fetchone()
-        return f"segment {row_id}: {r[0]!r} ⇄ {r[1]!r}" if r else f"segment {row_id}"
+        return f"segment {row_id}: {_short(r[0])!r} ⇄ {_short(r[1])!r}" if r else f"segment {row_id}"
     return f"row {row_id}"
