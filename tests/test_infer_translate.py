@@ -36,15 +36,20 @@ def test_glossary_entries_are_in_the_prompt_sent(ws, llm):
     result = translator.translate("Open the file.", to="cy", max_tokens=8)
     assert [e.line() for e in result.glossary_entries] == ["open = agor (v)", "file = ffeil (n)"]
     assert "open = agor (v)\nfile = ffeil (n)" in result.prompt
-    assert "from English to Welsh" in result.prompt and result.prompt.endswith("<|im_start|>assistant\n")
+    assert "<|im_start|>user\nTranslate to Welsh: Open the file.<|im_end|>" in result.prompt
+    assert result.prompt.endswith("<|im_start|>assistant\n")
     assert (result.source_lang, result.target_lang) == ("en", "cy")
     bare = translator.translate("Open the file.", to="cy", glossary=False, max_tokens=8)
     assert bare.glossary_entries == [] and "Dictionary" not in bare.prompt and "agor" not in bare.prompt
+    # Without a glossary the prompt is exactly the turn kit.finetune trains on (default system prompt).
+    assert bare.prompt == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+                           "Face<|im_end|>\n<|im_start|>user\nTranslate to Welsh: Open the file.<|im_end|>\n"
+                           "<|im_start|>assistant\n")
 
 
 def test_other_direction_and_bad_direction(ws, llm):
     result = translate(ws, "Agor y ffeil.", to="en", translator=Translator(ws, llm=llm))
-    assert "from Welsh to English" in result.prompt and "ffeil = file (n)" in result.prompt
+    assert "Translate to English: Agor y ffeil." in result.prompt and "ffeil = file (n)" in result.prompt
     assert result.text and "\n" not in result.text
     with pytest.raises(TaalkitError, match="--to fr is neither"):
         translate(ws, "Bonjour", to="fr", translator=Translator(ws, llm=llm))

@@ -48,16 +48,25 @@ def direction(ws, to: str) -> tuple[str, str]:
     raise TaalkitError(f"this workspace translates between {pair[0]} and {pair[1]}; --to {to} is neither")
 
 
-def system_message(source: str, target: str, glossary: Optional[Glossary]) -> str:
-    text = (f"You are a careful translator from {lang_name(source)} to {lang_name(target)}. "
-            f"Reply with the {lang_name(target)} translation only, nothing else.")
+def system_message(source: str, target: str, glossary: Glossary) -> str:
+    """The glossary as context: the dictionary entries and how to use them."""
+    return (glossary.prompt_text() + f"\nUse these dictionary translations where they fit, and reply "
+            f"with the {lang_name(target)} translation only.")
+
+
+def user_message(text: str, target: str) -> str:
+    """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``), so an adapted
+    model is asked exactly the way it learned to translate."""
+    return f"Translate to {lang_name(target)}: {text}"
+
+
+def translation_messages(text: str, source: str, target: str, glossary: Optional[Glossary]) -> list[dict]:
+    """Without a glossary: the bare training-format turn (the template adds its default system prompt).
+    With one: the glossary as the system message, before the same turn."""
+    messages = [{"role": "user", "content": user_message(text, target)}]
     if glossary:
-        text += "\n\n" + glossary.prompt_text() + "\nUse these dictionary translations where they fit."
-    return text
-
-
-def user_message(text: str, source: str, target: str) -> str:
-    return f"Translate into {lang_name(target)}:\n{text}"
+        messages.insert(0, {"role": "system", "content": system_message(source, target, glossary)})
+    return messages
 
 
 class Translator:
@@ -88,9 +97,7 @@ class Translator:
         gloss = build_glossary(self.ws, text, source_lang=source, target_lang=target,
                                max_entries=self.max_entries, lookup=self.lookup(source, target)) \
             if glossary else Glossary([], source, target)
-        messages = [{"role": "system", "content": system_message(source, target, gloss)},
-                    {"role": "user", "content": user_message(text, source, target)}]
-        return self.template.render(messages), gloss
+        return self.template.render(translation_messages(text, source, target, gloss)), gloss
 
     def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
                   max_tokens: Optional[int] = None) -> Translation:
