@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from kit.fsutil import human_bytes
-from kit.progress import Progress
+from kit.progress import CancelToken, Progress
 
 from ..kit_bridge import kit_function
 from ..widgets.file_picker import FilePicker
@@ -249,7 +249,7 @@ class AdaptScreen(KitScreen):
         if self.require_workspace():
             method = self.query_one("#method", Select).value
             self._start(f"Trans-tokenizing ({method})")
-            self.transtokenize_worker(method)
+            self.transtokenize_worker(method, self.new_cancel_token())
 
     def action_finetune(self, resume: bool = False) -> None:
         if not self.require_workspace():
@@ -259,7 +259,7 @@ class AdaptScreen(KitScreen):
             return
         self._start("Resuming fine-tuning" if resume else "Fine-tuning")
         self.query_one(LossPlot).clear_points()
-        self.finetune_worker(budget, self.query_one("#ft-stage", Select).value, resume)
+        self.finetune_worker(budget, self.query_one("#ft-stage", Select).value, resume, self.new_cancel_token())
 
     def action_resume(self) -> None:
         self.action_finetune(resume=True)
@@ -303,17 +303,15 @@ class AdaptScreen(KitScreen):
         self.app.call_from_thread(self._done, f"tokenizer ready: {_name(result)}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="trans-tokenize", group="adapt")
-    def transtokenize_worker(self, method: str) -> None:
+    def transtokenize_worker(self, method: str, cancel: CancelToken) -> None:
         transtokenize = kit_function("transtok", "transtokenize")
-        cancel = self.new_cancel_token()
         with self.thread_workspace() as ws:
             result = transtokenize(ws, method=method, progress=self._progress(), cancel=cancel)
         self.app.call_from_thread(self._done, f"trans-tokenized model: {_name(result)}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="fine-tune", group="adapt")
-    def finetune_worker(self, budget: dict[str, Any], stage: str, resume: bool) -> None:
+    def finetune_worker(self, budget: dict[str, Any], stage: str, resume: bool, cancel: CancelToken) -> None:
         finetune = kit_function("finetune", "finetune")
-        cancel = self.new_cancel_token()
         progress = self._progress()
         with self.thread_workspace() as ws:
             result = finetune(ws, **budget, stage=stage, resume=resume, progress=progress, cancel=cancel)

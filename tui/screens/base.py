@@ -90,6 +90,11 @@ class KitScreen(Screen):
 
     # -- jobs -----------------------------------------------------------------------
     def new_cancel_token(self) -> CancelToken:
+        """A fresh stop flag for the job about to start.
+
+        Made on the UI thread *before* the worker starts and passed to it, so an Escape
+        pressed right after the click still reaches the job.
+        """
         self.cancel_token = CancelToken()
         return self.cancel_token
 

@@ -160,7 +160,7 @@ class ChatScreen(KitScreen):
         messages.mount(reply)
         system = self.query_one("#system-prompt", TextArea).text
         self.query_one("#chat-status", Static).update("thinking… (Esc stops)")
-        self.reply_worker(text, system, reply)
+        self.reply_worker(text, system, reply, self.new_cancel_token())
 
     # -- the model thread -------------------------------------------------------------
     def _session(self, system: str):
@@ -189,8 +189,7 @@ class ChatScreen(KitScreen):
         return answer.stopped, session.conversation_id
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="reply", group="chat")
-    def reply_worker(self, text: str, system: str, reply: Message) -> None:
-        cancel = self.new_cancel_token()
+    def reply_worker(self, text: str, system: str, reply: Message, cancel) -> None:
         stopped, conversation_id = self.model.call(self._stream, text, system, reply, cancel)
         self.app.call_from_thread(self._reply_done, reply, stopped, conversation_id)
 

@@ -156,19 +156,18 @@ class DictionaryScreen(KitScreen):
         self.query_one(ProgressPanel).start(f"Importing {path.name} (format: {fmt})")
         self._clear_problems()
         self.import_dictionary_worker(path, self.query_one("#reverse", Checkbox).value,
-                                      self.query_one("#skip-bad", Checkbox).value)
+                                      self.query_one("#skip-bad", Checkbox).value, self.new_cancel_token())
 
     def import_corpus_file(self, path: Path) -> None:
         kind = self.query_one("#corpus-kind", Select).value
         self.query_one(ProgressPanel).start(f"Importing {path.name} as {kind} text")
         self._clear_problems()
-        self.import_corpus_worker(path, kind, self.query_one("#skip-bad", Checkbox).value)
+        self.import_corpus_worker(path, kind, self.query_one("#skip-bad", Checkbox).value, self.new_cancel_token())
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import dictionary", group="import")
-    def import_dictionary_worker(self, path: Path, reverse: bool, skip_bad: bool) -> None:
+    def import_dictionary_worker(self, path: Path, reverse: bool, skip_bad: bool, cancel) -> None:
         dictionary = kit_module("dictionary")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
-        cancel = self.new_cancel_token()
         problems: list[str] = []
         with self.thread_workspace() as ws:
             if hasattr(dictionary, "import_dictionary"):
@@ -183,10 +182,9 @@ class DictionaryScreen(KitScreen):
         self.app.call_from_thread(self._imported, path, result, problems)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import text", group="import")
-    def import_corpus_worker(self, path: Path, kind: str, skip_bad: bool) -> None:
+    def import_corpus_worker(self, path: Path, kind: str, skip_bad: bool, cancel) -> None:
         import_corpus = kit_function("corpus", "import_corpus")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
-        cancel = self.new_cancel_token()
         rejects: list = [] if skip_bad else None
         with self.thread_workspace() as ws:
             result = import_corpus(ws, path, kind=kind, rejects=rejects, progress=progress, cancel=cancel)

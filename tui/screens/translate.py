@@ -118,7 +118,8 @@ class TranslateScreen(KitScreen):
             return
         if self.require_workspace():
             self.query_one(ProgressPanel).start("Translating")
-            self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", Checkbox).value)
+            self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", Checkbox).value,
+                                  self.new_cancel_token())
 
     # -- the model thread -------------------------------------------------------------
     def _translator(self):
@@ -144,8 +145,7 @@ class TranslateScreen(KitScreen):
         return out
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate", group="translate")
-    def translate_worker(self, text: str, to: str, glossary: bool) -> None:
-        cancel = self.new_cancel_token()
+    def translate_worker(self, text: str, to: str, glossary: bool, cancel) -> None:
         result = self.model.call(self._translate_text, text, to, glossary, cancel)
         self.app.call_from_thread(self._translated, *unpack(result))
 
@@ -173,11 +173,11 @@ class TranslateScreen(KitScreen):
 
     def translate_file(self, path: Path) -> None:
         self.query_one(ProgressPanel).start(f"Translating {path.name}")
-        self.translate_file_worker(path, self.languages()[1], self.query_one("#use-glossary", Checkbox).value)
+        self.translate_file_worker(path, self.languages()[1], self.query_one("#use-glossary", Checkbox).value,
+                                   self.new_cancel_token())
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate file", group="translate")
-    def translate_file_worker(self, path: Path, to: str, glossary: bool) -> None:
-        cancel = self.new_cancel_token()
+    def translate_file_worker(self, path: Path, to: str, glossary: bool, cancel) -> None:
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
         out = self.model.call(self._translate_file, path, to, glossary, progress, cancel)
         self.app.call_from_thread(self._file_done, out)
