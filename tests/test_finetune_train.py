@@ -127,3 +127,24 @@ def test_nothing_to_resume_and_no_model_are_clear_errors(workspace):
         finetune(workspace, resume=True)
     with pytest.raises(WorkspaceError, match="no model to fine-tune"):
         finetune(workspace, steps=3)
+
+
+def test_resume_refuses_while_another_live_process_owns_the_run(tmp_path, tiny_llama_dir):
+    import subprocess
+    import sys
+
+    ws = _make(tmp_path, "ws", tiny_llama_dir)
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        finetune(ws, steps=5, stage="full", cancel=cancel, **SMALL)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (ws.runs_dir / "1" / "owner.pid").write_text(str(owner.pid))
+        with pytest.raises(WorkspaceError, match="still being trained"):
+            finetune(ws, resume=True)
+    finally:
+        owner.kill()
+        owner.wait()
+    row = finetune(ws, resume=True)  # its owner is gone: resumable
+    assert json.loads(row["extra"])["steps"] == 5

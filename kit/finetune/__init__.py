@@ -9,12 +9,15 @@ instructions; the held-out split kept apart), ``plan`` (device, stage, will it f
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional, Union
 
 from ..errors import Cancelled, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
 __all__ = ["finetune", "latest_unfinished_run"]
+
+OWNER_FILE = "owner.pid"
 
 
 def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional[float] = None,
@@ -43,6 +46,7 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
             raise WorkspaceError("there is no unfinished fine-tuning run to resume; start one with "
                                  "'taalkit finetune'")
         run_id = run_row["id"]
+        _refuse_if_running(ws.runs_dir / str(run_id))
         config = FinetuneConfig(**json.loads(run_row["config"]))
         checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
         resumed_from = checkpoint.step if checkpoint else 0
@@ -64,6 +68,7 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
         }).last_pk
         ws.db["runs"].update(run_id, {"path": f"runs/{run_id}"})
     (ws.runs_dir / str(run_id)).mkdir(parents=True, exist_ok=True)
+    (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
 
     previous_threads = set_threads(config.device)
     run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel)
@@ -85,11 +90,30 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
 
     summary = run_row_summary(run, bpc_end)
     row = _record_model(ws, run, folder, summary)
-    ws.db["runs"].update(run_id, {"status": "finished", "step": run.step, "output_model_id": row["id"],
+    ws.db["runs"].update(run_id, {"status": "finished", "step": run.step, "total_steps": run.step,
+                                  "output_model_id": row["id"],
                                   "finished_at": now(), "summary": json.dumps(summary)})
     # The run is complete and its model saved: checkpoints (optimizer state is 3× the weights) go.
     ckpt_io.prune(ws.runs_dir / str(run_id), keep=0)
     return row
+
+
+def _refuse_if_running(run_dir) -> None:
+    """Two processes training one run would corrupt it: refuse while its owner is alive."""
+    try:
+        pid = int((run_dir / OWNER_FILE).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # killed or crashed: resumable
+    except PermissionError:
+        pass
+    raise WorkspaceError(f"run {run_dir.name} is still being trained by process {pid}; stop it "
+                         f"(Ctrl-C) before resuming")
 
 
 def latest_unfinished_run(ws) -> Optional[dict]:
