@@ -45,6 +45,7 @@ class Message(Static):
 
 class ChatScreen(KitScreen):
     SCREEN_TITLE = "Chat"
+    AUTO_FOCUS = "#chat-input"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="chat.copy"),

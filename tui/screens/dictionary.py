@@ -55,6 +55,7 @@ def guess_format(path: Path) -> str:
 
 class DictionaryScreen(KitScreen):
     SCREEN_TITLE = "Dictionary"
+    AUTO_FOCUS = "#search"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+o", "import_dictionary", "Import dictionary…", id="dictionary.import"),
         Binding("ctrl+t", "import_corpus", "Import text…", id="dictionary.import_text"),

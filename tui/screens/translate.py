@@ -46,6 +46,7 @@ def entry_pair(entry: Any) -> tuple[str, str]:
 
 class TranslateScreen(KitScreen):
     SCREEN_TITLE = "Translate"
+    AUTO_FOCUS = "#source-text"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+t", "translate", "Translate", id="translate.run"),
         Binding("ctrl+d", "swap", "Swap direction", id="translate.swap"),
