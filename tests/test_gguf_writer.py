@@ -198,3 +198,32 @@ def test_sentencepiece_style_bpe_exports_as_llama_vocab(tmp_path):
     assert report["identical"], report["first_mismatch"]
     # BOS is added the way the HF tokenizer adds it.
     assert llm.tokenize(b"The cat", add_bos=True) == tok("The cat")["input_ids"]
+
+
+def test_extra_safetensors_beside_the_weights_are_ignored(tmp_path, tiny_llama_dir):
+    """A trans-tokenized folder keeps source_embeddings.safetensors next to model.safetensors."""
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "transtok"
+    shutil.copytree(tiny_llama_dir, folder)
+    save_file({"embed_tokens": torch.zeros(4, 64)}, str(folder / "source_embeddings.safetensors"))
+    info = write_gguf(folder, tmp_path / "t.gguf")
+    assert info["tensors"] == 1 + 2 * 9 + 1
+
+
+def test_llama_cpp_bits_per_char_equals_torch(tmp_path, tiny_llama_untied_dir, tiny_tokenizer):
+    """The held-out number verification reports is the same quantity kit.metrics computes in PyTorch."""
+    from transformers import AutoModelForCausalLM
+
+    from kit.gguf.verify import perplexity
+    from kit.metrics import bits_per_char
+
+    out = tmp_path / "m.gguf"
+    write_gguf(tiny_llama_untied_dir, out, out_type="F32")
+    llm = load_llama(out, n_ctx=128, logits_all=True)
+    ours = perplexity(llm, PROMPTS, bos_id=tiny_tokenizer.bos_token_id)["bits_per_char"]
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_untied_dir, local_files_only=True)
+    assert ours == pytest.approx(bits_per_char(model, tiny_tokenizer, PROMPTS), rel=1e-4)

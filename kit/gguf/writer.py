@@ -126,10 +126,26 @@ class LlamaLayout:
 
 
 def _weight_files(model_dir: Path) -> list[Path]:
-    files = sorted(Path(model_dir).glob("*.safetensors"))
-    if not files:
-        raise TaalkitError(f"{model_dir}: no .safetensors weights; save the model with safe_serialization=True")
-    return files
+    """The safetensors files transformers would load: the index's shards, else ``model.safetensors``.
+
+    Other ``.safetensors`` files in the folder (e.g. the source embeddings a trans-tokenized
+    model keeps beside its weights) are not part of the model and are ignored.
+    """
+    model_dir = Path(model_dir)
+    index = model_dir / "model.safetensors.index.json"
+    if index.exists():
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        missing = [s for s in shards if not (model_dir / s).exists()]
+        if missing:
+            raise TaalkitError(f"{model_dir}: weight shard {missing[0]} named in {index.name} is missing")
+        return [model_dir / s for s in shards]
+    single = model_dir / "model.safetensors"
+    if single.exists():
+        return [single]
+    shards = sorted(model_dir.glob("model-*-of-*.safetensors"))
+    if not shards:
+        raise TaalkitError(f"{model_dir}: no model.safetensors; save the model with safe_serialization=True")
+    return shards
 
 
 def plan_tensors(model_dir: Path, layout: Optional[LlamaLayout] = None) -> tuple[list[PlannedTensor], dict[str, Path]]:
