@@ -16,25 +16,41 @@ SMALL = (100, 30)
 LARGE = (200, 50)
 
 
+async def steady(pilot) -> None:
+    """Stop cursors blinking so the picture does not depend on when it is taken."""
+    for screen in pilot.app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+    await pilot.pause()
+
+
+def keys(*names):
+    async def run(pilot):
+        await pilot.press(*names)
+        await steady(pilot)
+    return run
+
+
 def test_home_without_workspace(no_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), terminal_size=SMALL)
+    assert snap_compare(TaalkitApp(), run_before=steady, terminal_size=SMALL)
 
 
 def test_home(snap_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), terminal_size=SMALL)
+    assert snap_compare(TaalkitApp(), run_before=steady, terminal_size=SMALL)
 
 
 def test_home_large(snap_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), terminal_size=LARGE)
+    assert snap_compare(TaalkitApp(), run_before=steady, terminal_size=LARGE)
 
 
 def test_dictionary(snap_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), press=["f3"], terminal_size=SMALL)
+    assert snap_compare(TaalkitApp(), run_before=keys("f3"), terminal_size=SMALL)
 
 
 async def open_adapt(pilot):
     await pilot.press("f4")
-    await settle(pilot)  # the base model's size estimate is read in a worker
+    await settle(pilot)
+    await steady(pilot)
 
 
 def test_adapt(snap_workspace, snap_compare):
@@ -46,7 +62,7 @@ def test_adapt_large(snap_workspace, snap_compare):
 
 
 def test_export(snap_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), press=["f5"], terminal_size=SMALL)
+    assert snap_compare(TaalkitApp(), run_before=keys("f5"), terminal_size=SMALL)
 
 
 def test_chat_with_history_in_three_scripts(snap_workspace, snap_compare):
@@ -57,7 +73,7 @@ def test_chat_with_history_in_three_scripts(snap_workspace, snap_compare):
         await pilot.pause()
         await pilot.click("#conversations")
         await pilot.press("enter")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(TaalkitApp(), run_before=open_history, terminal_size=SMALL)
 
@@ -67,20 +83,20 @@ def test_translate_with_mixed_scripts(snap_workspace, snap_compare):
         await pilot.press("f7")
         await pilot.pause()
         pilot.app.screen.query_one("#source-text").text = MIXED_SCRIPT
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(TaalkitApp(), run_before=type_text, terminal_size=SMALL)
 
 
 def test_help(snap_workspace, snap_compare):
-    assert snap_compare(TaalkitApp(), press=["f1"], terminal_size=SMALL)
+    assert snap_compare(TaalkitApp(), run_before=keys("f1"), terminal_size=SMALL)
 
 
 def test_error_modal(snap_workspace, snap_compare):
     async def fail(pilot):
         error = InputFormatError("data/cy/broken.tsv", 812, "expected word<TAB>translation, found 1 column")
         pilot.app.push_screen(ErrorModal("Dictionary: import dictionary did not finish", error))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(TaalkitApp(), run_before=fail, terminal_size=SMALL)
 
@@ -94,5 +110,6 @@ def test_file_picker(snap_workspace, snap_compare):
     async def pick(pilot):
         pilot.app.push_screen(FilePicker("Choose a dictionary file", folder))
         await pilot.pause(0.3)
+        await steady(pilot)
 
     assert snap_compare(TaalkitApp(), run_before=pick, terminal_size=SMALL)
