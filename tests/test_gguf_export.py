@@ -70,7 +70,8 @@ def test_export_q8_0_then_q4_0_records_verified_rows(tiny_ws):
     f = GGUFReader(str(path)).fields
     assert f["general.languages"].contents() == ["en", "cy"]
     assert f["taalkit.dictionaries"].contents() == ["eurfa"]
-    assert "source-tiny" in f["general.base_model.0.name"].contents()
+    assert f["general.base_model.0.name"].contents() == "SmolLM2-135M-Instruct"
+    assert "source-tiny → finetuned-1" in f["general.description"].contents()
 
 
 def test_f16_export_compares_logits_with_torch(tiny_ws):

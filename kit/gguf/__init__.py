@@ -57,17 +57,20 @@ def model_card(ws, row: dict):
         if cur:
             lineage.append(cur)
     root = lineage[-1] if lineage else row
-    bases = [p["name"] for p in lineage]
-    if root.get("source_path") and root is not row:
-        bases.append(Path(str(root["source_path"])).stem)
+    try:
+        extra = json.loads(root.get("extra") or "{}")
+    except ValueError:
+        extra = {}
+    base = extra.get("display_name") or (Path(str(root["source_path"])).stem if root.get("source_path") else root["name"])
+    chain = " → ".join([p["name"] for p in reversed(lineage)] + [row["name"]])
     licence = row.get("licence") or root.get("licence")
     dictionaries = [r["name"] for r in ws.db.query("select name from dictionaries order by id") if r["name"]]
     corpora = [r["name"] for r in ws.db.query("select name from corpora order by id") if r["name"]]
     langs = [x for x in (ws.source_lang, ws.target_lang) if x]
     return ModelCard(
-        name=f"{ws.name} {row['name']}", languages=langs, base_models=list(dict.fromkeys(bases)),
+        name=f"{ws.name} {row['name']}", languages=langs, base_models=[base],
         licence=licence, dictionaries=list(dict.fromkeys(dictionaries)), corpora=list(dict.fromkeys(corpora)),
-        description=f"taalkit {row.get('role', 'model')} model for {'→'.join(langs)}",
+        description=f"taalkit {row.get('role') or 'model'} model for {'→'.join(langs)} ({chain})",
     )
 
 

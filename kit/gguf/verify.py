@@ -114,7 +114,9 @@ def compare_logits(llm, hf_dir: Path, prompt_ids: Sequence[Sequence[int]]) -> di
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the kit's own progress events report this step
     model = AutoModelForCausalLM.from_pretrained(hf_dir, local_files_only=True, trust_remote_code=False,
                                                  dtype=torch.float32).eval()
     max_diff, agree, scale = 0.0, 0, 0.0
