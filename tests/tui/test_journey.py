@@ -111,3 +111,13 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         used = app.screen.query_one("#glossary")
         rows = [tuple(str(c) for c in used.get_row_at(i)) for i in range(used.row_count)]
         assert ("cold", "oer") in rows, rows
+
+        # A whole file, line by line with progress, written into the workspace's exports.
+        lines = tmp_path / "lines.txt"
+        lines.write_text("Good morning.\nThe bread is fresh.\n", encoding="utf-8")
+        await pilot.click("#translate-file")
+        await pick(pilot, lines)
+        await done(pilot, "translate file")
+        out = app.workspace.exports_dir / "lines.cy.txt"
+        assert out.exists() and len(out.read_text(encoding="utf-8").splitlines()) == 2
+        assert str(out) in str(app.screen.query_one(".progress-detail").render())

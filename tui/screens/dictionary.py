@@ -33,7 +33,7 @@ def field(row: Any, name: str, default: Any = "") -> Any:
 def guess_format(path: Path) -> str:
     """The format the kit will detect, shown before importing (kit's detector when it has one)."""
     try:
-        detect = kit_function("dictionary", "detect_format")
+        detect = kit_function("dictionary.detect", "detect_format")
     except Exception:
         detect = None
     if detect is not None:
@@ -51,6 +51,11 @@ def guess_format(path: Path) -> str:
     if name.endswith(".csv"):
         return "csv"
     return "unknown"
+
+
+def describe_format(path: Path) -> str:
+    """The picker's line under a highlighted file: what the kit will read it as."""
+    return f"format: {guess_format(path)}" if path.is_file() else ""
 
 
 class DictionaryScreen(KitScreen):
@@ -127,8 +132,8 @@ class DictionaryScreen(KitScreen):
     # -- import -----------------------------------------------------------------------
     def action_import_dictionary(self) -> None:
         if self.require_workspace():
-            self.app.push_screen(FilePicker("Choose a dictionary file (dictd .index, TSV, bidix)",
-                                            self.app.start_dir), self._dictionary_chosen)
+            self.app.push_screen(FilePicker("Choose a dictionary file (dictd .index, TSV, TEI, Apertium, .po, TMX)",
+                                            self.app.start_dir, describe=describe_format), self._dictionary_chosen)
 
     def action_import_corpus(self) -> None:
         if self.require_workspace():

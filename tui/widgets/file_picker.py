@@ -7,6 +7,7 @@ can paste a path. Either way the result is a :class:`Path` or None (cancelled).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -27,17 +28,21 @@ class FilePicker(ModalScreen[Path | None]):
     FilePicker #picker-path { width: 1fr; }
     """
 
-    def __init__(self, title: str, start: Path | None = None, *, folders: bool = False) -> None:
+    def __init__(self, title: str, start: Path | None = None, *, folders: bool = False,
+                 describe: Callable[[Path], str] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.start = Path(start or Path.cwd())
         self.folders = folders
+        #: Says something about the chosen file (e.g. the dictionary format the kit detects).
+        self.describe = describe
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="picker-title")
             yield DirectoryTree(self.start, id="picker-tree")
             yield Input(placeholder="…or type a path here and press Enter", id="picker-path")
+            yield Label("", id="picker-about")
             with Horizontal(id="picker-buttons"):
                 yield Button("Cancel", id="picker-cancel")
                 yield Button("Choose", variant="primary", id="picker-choose")
@@ -45,6 +50,12 @@ class FilePicker(ModalScreen[Path | None]):
     @on(DirectoryTree.FileSelected)
     def _file(self, event: DirectoryTree.FileSelected) -> None:
         self.query_one("#picker-path", Input).value = str(event.path)
+        if self.describe is not None:
+            try:
+                about = self.describe(Path(event.path))
+            except Exception as err:  # a description is a hint; the import itself reports errors
+                about = f"cannot tell: {err}"
+            self.query_one("#picker-about", Label).update(about)
 
     @on(DirectoryTree.DirectorySelected)
     def _folder(self, event: DirectoryTree.DirectorySelected) -> None:
