@@ -52,8 +52,10 @@ class TaalkitApp(App):
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {TaalkitCommands}
     BINDINGS = [
-        Binding("f1", "help", "Help", id="app.help"),
-        *(Binding(key, f"switch_mode('{mode}')", title, id=f"app.{mode}") for mode, title, key in JOURNEY),
+        # Priority: the text editors use some F-keys themselves (TextArea: F6, F7).
+        Binding("f1", "help", "Help", id="app.help", priority=True),
+        *(Binding(key, f"switch_mode('{mode}')", title, id=f"app.{mode}", priority=True)
+          for mode, title, key in JOURNEY),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
@@ -113,7 +115,10 @@ class TaalkitApp(App):
 
     # -- actions ----------------------------------------------------------------------
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        """F1 opens Help, and closes it again."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
             self.push_screen(HelpScreen())
 
     def goto(self, mode: str, action: Optional[str] = None) -> None:

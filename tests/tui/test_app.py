@@ -61,6 +61,9 @@ async def test_help_lists_keys_with_their_ids(snap_workspace):
         assert "`adapt.resume`" in text and "`app.help`" in text and "`job.stop`" in text
         await pilot.press("escape")
         assert isinstance(app.screen, AdaptScreen)
+        await pilot.press("f1", "f1")  # F1 also closes it
+        await pilot.pause()
+        assert isinstance(app.screen, AdaptScreen)
 
 
 async def test_command_palette_runs_a_screen_action(snap_workspace):
@@ -147,7 +150,7 @@ async def test_mixed_scripts_survive_the_panes(snap_workspace):
         await pilot.press("f7")
         await pilot.pause()
         app.screen.query_one("#source-text", TextArea).text = MIXED_SCRIPT
-        await pilot.press("ctrl+d")  # swap keeps the source text when there is no output yet
+        await pilot.press("ctrl+r")  # swap keeps the source text when there is no output yet
         await pilot.pause()
         assert app.screen.query_one("#source-text", TextArea).text == MIXED_SCRIPT
         svg = app.export_screenshot()

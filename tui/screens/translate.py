@@ -49,7 +49,7 @@ class TranslateScreen(KitScreen):
     AUTO_FOCUS = "#source-text"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+t", "translate", "Translate", id="translate.run"),
-        Binding("ctrl+d", "swap", "Swap direction", id="translate.swap"),
+        Binding("ctrl+r", "swap", "Swap direction", id="translate.swap"),  # ctrl+d deletes in text
         Binding("ctrl+o", "translate_file", "Translate file…", id="translate.file"),
     ]
 
