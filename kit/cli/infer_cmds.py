@@ -173,6 +173,9 @@ def translate_cmd(ctx, text, to, in_path, out_path, no_glossary, model, workspac
         raise TaalkitError("nothing to translate: give TEXT or --file IN --out OUT")
     result = translate(ws, " ".join(text), to=to, model_path=_model_for(ws, model), glossary=not no_glossary)
     click.echo(result.text)
+    if not result.text:
+        click.secho("note: the model gave no translation (an adapted model needs 'taalkit finetune' "
+                    "before it translates)", fg="yellow", err=True)
     if result.glossary_entries:
         click.secho("dictionary: " + "; ".join(e.line() for e in result.glossary_entries), dim=True, err=True)
     elif not no_glossary:
