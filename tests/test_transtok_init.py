@@ -238,3 +238,16 @@ def test_cli_says_what_is_missing(workspace):
     assert res.exit_code == 2
     assert "no source model" in res.output
     assert "Traceback" not in res.output
+
+
+def test_one_off_links_are_pruned_but_real_alternatives_kept():
+    from kit.transtok.evidence import make_evidence
+
+    # Target 0: 19 counts on source 0, a stray 0.5 on source 1. Target 1: 1 and 1 on sources 2 and 3.
+    ev = make_evidence("parallel", np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3]),
+                       np.array([19.0, 0.5, 1.0, 1.0]), np.array([5, 6, 7, 8]), 2, 4)
+    kw = dict(target_pieces=["a", "b"], target_texts=["a", "b"], source_texts=["w", "x", "y", "z"])
+    pruned = TokenMapping.combine("transtok", {"parallel": ev}, min_share=0.05, **kw)
+    assert pruned.weights.toarray().tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
+    kept = TokenMapping.combine("transtok", {"parallel": ev}, min_share=0.0, **kw)
+    assert kept.weights[0, 1] > 0

@@ -18,8 +18,10 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
 @click.option("--device", type=click.Choice(("auto", "cpu", "cuda", "mps")), default="auto", show_default=True)
 @click.option("--iterations", type=click.IntRange(1, 50), default=5, show_default=True,
               help="EM iterations of the word aligner.")
+@click.option("--min-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Drop, per target token, aligned source tokens below this share of its evidence.")
 @click.pass_context
-def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int) -> None:
+def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int, min_share: float) -> None:
     """Map target tokens to source tokens and initialise the new embeddings.
 
     Writes models/transtok-METHOD/ (a normal Hugging Face model folder with the target
@@ -30,7 +32,8 @@ def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: 
     from ..transtok import transtokenize
 
     ws = open_workspace(ctx)
-    row = transtokenize(ws, method=method, device=device, iterations=iterations, progress=ProgressPrinter())
+    row = transtokenize(ws, method=method, device=device, iterations=iterations, min_share=min_share,
+                        progress=ProgressPrinter())
     stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
     click.echo(f"wrote {row['path']}  (vocab {row['vocab_size']}, method {method})")
     click.echo(_summary(stats))

@@ -31,7 +31,7 @@ STAGE = "transtokenize"
 def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "auto", tokenizer=None,
                   source_model=None, progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None, iterations: int = 5,
-                  dictionary_weight: float = 1.0, min_share: float = 0.0, seed: int = 0) -> dict:
+                  dictionary_weight: float = 1.0, min_share: float = 0.05, seed: int = 0) -> dict:
     """Build ``models/transtok-<method>/`` and record it; returns the new ``models`` row.
 
     ``tokenizer``/``source_model`` override the workspace's newest ones: a DB row, a row
@@ -89,7 +89,7 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
 def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target_tokenizer, *,
                   n_source: Optional[int] = None, dictionary: Optional[list[tuple[int, str, str]]] = None,
                   parallel: Optional[list[tuple[int, str, str]]] = None, iterations: int = 5,
-                  dictionary_weight: float = 1.0, min_share: float = 0.0, check=None,
+                  dictionary_weight: float = 1.0, min_share: float = 0.05, check=None,
                   times: Optional[dict] = None) -> TokenMapping:
     """Gather the evidence ``method`` needs and combine it into a :class:`TokenMapping`.
 
