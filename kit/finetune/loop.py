@@ -223,7 +223,10 @@ class FinetuneRun:
             return None
         per_step = self.elapsed / self.step
         remaining = max(0.0, self.config.minutes * 60 - self.elapsed)
-        return self.step + int(remaining / max(per_step, 1e-6))
+        if remaining == 0:
+            return self.step
+        # At least one more step while time is left, so a bar never shows 100% before the end.
+        return self.step + max(1, round(remaining / max(per_step, 1e-6)))
 
     def run(self) -> None:
         """Train until the step or time budget is spent; on cancel, checkpoint and raise Cancelled."""
