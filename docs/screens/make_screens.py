@@ -2,8 +2,10 @@
 
     .venv/bin/python docs/screens/make_screens.py WORKSPACE
 
-WORKSPACE should have gone through the journey (e.g. the one tests/tui/test_journey.py
-builds, or ``taalkit demo``'s), so every screen has something to show.
+WORKSPACE should have gone through the journey (e.g. ``taalkit demo``'s, or the one
+tests/tui/test_journey.py builds), so every screen has something to show. The committed
+pictures were taken on a Welsh workspace with a trans-tokenized SmolLM2-135M (Q4_0 export,
+not fine-tuned): its replies are what that model really says.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ async def shoot(workspace: Path, label: str, size: tuple[int, int]) -> None:
         if len(history):
             history.index = 0
             history.action_select_cursor()
+        else:
+            box = app.screen.query_one("#chat-input")
+            box.value = "Shwmae! Beth yw'r tywydd heddiw?"
+            box.focus()
+            await pilot.press("enter")
         await save("chat")
         await pilot.press("f7")
         app.screen.query_one("#source-text").text = "The water is cold."
