@@ -6,13 +6,12 @@ These run without any trained model; the whole journey is in test_journey.py.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from kit.progress import CancelToken, Progress
+from kit.progress import Progress
 from tests.tui.conftest import MIXED_SCRIPT, settle
 from tui.app import JOURNEY, TaalkitApp
 from tui.screens.adapt import AdaptScreen

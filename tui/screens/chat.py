@@ -1,10 +1,10 @@
 """Chat: talk with the exported model; replies stream in, Escape stops and keeps the partial text.
 
-The model (a llama.cpp session from ``kit.infer``) lives on one dedicated thread for
-the screen's lifetime: it is loaded once, and its database connection stays on the
-thread that made it. Each reply is a thread worker that asks that thread for the
-next piece of text and hands it to the UI; stopping closes the reply generator,
-which is where ``kit.infer`` saves the partial reply.
+The model (a ``kit.infer.chat.ChatSession`` over llama.cpp) lives on the screen's
+:class:`~tui.model_thread.ModelThread`: it is loaded once, and the session's database
+connection stays on the thread that opened it. Each reply is a thread worker that waits
+while the model thread streams pieces to the screen. Escape sets the reply's CancelToken;
+the session stops after the current token and saves the partial reply as it is.
 """
 
 from __future__ import annotations
