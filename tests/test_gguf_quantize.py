@@ -91,3 +91,22 @@ def test_llama_cpp_failure_leaves_no_half_file(tmp_path):
     with pytest.raises(TaalkitError, match="llama.cpp could not quantize odd.gguf to Q8_0: .*arch"):
         quantize_gguf(odd, tmp_path / "out.gguf", "Q8_0")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.gguf", "odd.gguf"]
+
+
+def test_fast_header_reader_agrees_with_gguf_reader(tmp_path, tiny_llama_dir):
+    from gguf import GGUFReader
+
+    from kit.gguf.header import read_header
+
+    path = tmp_path / "m.gguf"
+    write_gguf(tiny_llama_dir, path, out_type="F16")
+    ours, theirs = read_header(path), GGUFReader(str(path))
+    assert [(t.name, t.shape, t.type_name, t.n_bytes) for t in ours.tensors] == [
+        (t.name, tuple(int(d) for d in t.shape), t.tensor_type.name, int(t.n_bytes)) for t in theirs.tensors]
+    assert ours.data_offset == theirs.data_offset
+    assert ours.fields["general.file_type"] == 1 and ours.fields["tokenizer.ggml.pre"] == "gpt-2"
+    assert ours.array_lengths["tokenizer.ggml.tokens"] == len(theirs.fields["tokenizer.ggml.tokens"].data)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(path.read_bytes()[: ours.data_offset + 100])
+    with pytest.raises(TaalkitError, match="cut short"):
+        read_header(cut)

@@ -80,13 +80,9 @@ class TensorShape:
 
 
 def gguf_tensor_shapes(path: os.PathLike | str) -> list[TensorShape]:
-    from gguf import GGUFReader
+    from .header import read_header
 
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as err:  # ValueError on a bad magic, struct/index errors on a cut file
-        raise TaalkitError(f"{path}: not a readable GGUF file ({err})") from None
-    return [TensorShape(t.name, int(t.shape[0]), int(t.n_elements)) for t in reader.tensors]
+    return [TensorShape(t.name, int(t.shape[0]), int(t.n_elements)) for t in read_header(path).tensors]
 
 
 def _more_bits(layer: int, n_layer: int) -> bool:
@@ -249,15 +245,15 @@ def quantize_gguf(src: os.PathLike | str, out: os.PathLike | str, quant: str = "
 
 
 def _metadata_bytes(path: Path) -> int:
-    from gguf import GGUFReader
+    from .header import read_header
 
-    return max(0, path.stat().st_size - sum(int(t.n_bytes) for t in GGUFReader(str(path)).tensors))
+    return read_header(path).metadata_bytes
 
 
 def _type_counts(path: Path) -> dict[str, int]:
-    from gguf import GGUFReader
+    from .header import read_header
 
     counts: dict[str, int] = {}
-    for t in GGUFReader(str(path)).tensors:
-        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    for t in read_header(path).tensors:
+        counts[t.type_name] = counts.get(t.type_name, 0) + 1
     return counts

@@ -41,14 +41,9 @@ FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9:
 
 def gguf_file_type(path: os.PathLike | str) -> str:
     """The ``general.file_type`` of a GGUF as a name (F32, F16, Q8_0, …)."""
-    from gguf import GGUFReader
+    from .header import read_header
 
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as err:  # the reader raises ValueError on a bad magic, struct errors on a cut file
-        raise TaalkitError(f"{path}: not a readable GGUF file ({err})") from None
-    field = reader.fields.get("general.file_type")
-    value = int(field.contents()) if field is not None else 0
+    value = int(read_header(path).fields.get("general.file_type") or 0)
     return FILE_TYPES.get(value, f"type{value}")
 
 
