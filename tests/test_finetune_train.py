@@ -140,11 +140,14 @@ def test_resume_refuses_while_another_live_process_owns_the_run(tmp_path, tiny_l
         finetune(ws, steps=5, stage="full", cancel=cancel, **SMALL)
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (ws.runs_dir / "1" / "owner.pid").write_text(str(owner.pid))
+        import psutil
+
+        owner_file = ws.runs_dir / "1" / "owner.pid"
+        owner_file.write_text(f"{owner.pid} {psutil.Process(owner.pid).create_time()}")
         with pytest.raises(WorkspaceError, match="still being trained"):
             finetune(ws, resume=True)
+        owner_file.write_text(f"{owner.pid} 12345.0")  # same pid, another process: a reused pid
+        assert finetune(ws, resume=True)["role"] == "finetuned"
     finally:
         owner.kill()
         owner.wait()
-    row = finetune(ws, resume=True)  # its owner is gone: resumable
-    assert json.loads(row["extra"])["steps"] == 5

@@ -68,7 +68,8 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
         }).last_pk
         ws.db["runs"].update(run_id, {"path": f"runs/{run_id}"})
     (ws.runs_dir / str(run_id)).mkdir(parents=True, exist_ok=True)
-    (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
+    (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}",
+                                                       encoding="utf-8")
 
     previous_threads = set_threads(config.device)
     run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel)
@@ -101,8 +102,10 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
 def _refuse_if_running(run_dir) -> None:
     """Two processes training one run would corrupt it: refuse while its owner is alive."""
     try:
-        pid = int((run_dir / OWNER_FILE).read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
+        fields = (run_dir / OWNER_FILE).read_text(encoding="utf-8").split()
+        pid = int(fields[0])
+        started = float(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
         return
     if pid == os.getpid():
         return
@@ -112,8 +115,20 @@ def _refuse_if_running(run_dir) -> None:
         return  # killed or crashed: resumable
     except PermissionError:
         pass
+    now_started = _started(pid)
+    if started is not None and now_started is not None and abs(now_started - started) > 1:
+        return  # the pid was reused by an unrelated process since
     raise WorkspaceError(f"run {run_dir.name} is still being trained by process {pid}; stop it "
                          f"(Ctrl-C) before resuming")
+
+
+def _started(pid: int) -> Optional[float]:
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # no psutil, or the process is gone
+        return None
 
 
 def latest_unfinished_run(ws) -> Optional[dict]:

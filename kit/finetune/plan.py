@@ -190,10 +190,10 @@ def _smaller_settings(batch_size: int, seq_len: int):
 
 
 def check_disk(run_dir: Path, shape: ModelShape, stage: str) -> int:
-    """Room for two checkpoints (old + new during the atomic swap) and the final model folder."""
+    """Room for three checkpoints (two kept + the one being written) and the final model folder."""
     trainable = shape.trainable(stage)
-    checkpoint = 12 * trainable + 2**20
+    checkpoint = 12 * trainable + 2**20  # weights + two AdamW moments, fp32
     final = 4 * shape.parameters
-    need = 2 * checkpoint + final
+    need = 3 * checkpoint + final
     require_free_disk(run_dir, need, "fine-tuning checkpoints and the fine-tuned model")
     return need
