@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # a shared machine: no spinning threads
 
 
 def prepare_workspace(root: Path, vocab_size: int):
@@ -124,7 +125,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=8000, help="target tokenizer size when one is trained here")
     ap.add_argument("--methods", default="random,mean,fvt,transtok")
     ap.add_argument("--heldout", type=int, default=300, help="held-out lines to score")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
     import torch
@@ -174,6 +175,19 @@ def main() -> None:
         others = [m for m in best if m != "transtok"]
         verdict = all(best["transtok"] < best[m] for m in others)
         print(f"\ntranstok beats {', '.join(others)}: {'yes' if verdict else 'NO'}")
+    if "transtok" in best:
+        print("transtok model generates (greedy, step 0):", repr(generate_sample(ws)))
+
+
+def generate_sample(ws, prompt: str = "Agorwch y ffeil") -> str:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = ws.model_dir(ws.latest_model("transtok"))
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    ids = tok(prompt, return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+    return tok.decode(out[0], skip_special_tokens=True)
 
 
 if __name__ == "__main__":
