@@ -94,6 +94,7 @@ class FinetuneRun:
         self.checkpoint_seconds = 0.0
         self.bpc_start: Optional[float] = None
         self.bpc_last: Optional[float] = None
+        self.bpc_step: Optional[int] = None  # the step bpc_last was measured at
         self._pending: list[dict] = []  # metric rows not yet written (see flush_metrics)
         self._flushed_at = time.monotonic()
 
@@ -235,6 +236,7 @@ class FinetuneRun:
         if self.step == 0:
             self.bpc_start = self.evaluate()
             self.bpc_last = self.bpc_start
+            self.bpc_step = 0
             db["run_metrics"].insert({"run_id": self.run_id, "step": 0, "bits_per_char": self.bpc_start,
                                       "elapsed_s": 0.0, "split": "heldout"})
             emit(self.progress, STAGE, 0, cfg.steps, f"held-out bits per char at step 0: {self.bpc_start:.4f}",
@@ -280,6 +282,7 @@ class FinetuneRun:
             if evaluated:
                 t0 = time.perf_counter()
                 self.bpc_last = self.evaluate()
+                self.bpc_step = self.step
                 self.eval_seconds += time.perf_counter() - t0
                 metrics["bpc"] = self.bpc_last
             self.elapsed += time.perf_counter() - started
@@ -320,11 +323,15 @@ class FinetuneRun:
         """Final held-out score, LoRA merged into the weights, a plain model folder written atomically."""
         import torch
 
-        bpc_end = self.evaluate()
-        self.ws.db["run_metrics"].delete_where("run_id = ? and step = ? and split = 'heldout'",
-                                               [self.run_id, self.step])
-        self.ws.db["run_metrics"].insert({"run_id": self.run_id, "step": self.step, "bits_per_char": bpc_end,
-                                          "elapsed_s": self.elapsed, "split": "heldout"})
+        if self.bpc_step == self.step and self.bpc_last is not None:
+            bpc_end = self.bpc_last  # the loop just measured this very step
+        else:
+            bpc_end = self.evaluate()
+            self.ws.db["run_metrics"].delete_where("run_id = ? and step = ? and split = 'heldout'",
+                                                   [self.run_id, self.step])  # e.g. resumed at the end
+            self.ws.db["run_metrics"].insert({"run_id": self.run_id, "step": self.step,
+                                              "bits_per_char": bpc_end, "elapsed_s": self.elapsed,
+                                              "split": "heldout"})
         model = self.model
         if self.config.stage == "lora":
             model = model.merge_and_unload()
