@@ -294,7 +294,9 @@ def _examples(ws, gguf: Path, files: DemoData, settings: DemoSettings, cancel) -
         translations.append({"source": en, "reference": reference, "hypothesis": result.text,
                              "glossary": len(result.glossary_entries)})
     name = LANG_NAMES.get(ws.target_lang, ws.target_lang)
-    chat = ChatSession(llm, ws=ws, temperature=0.0, seed=0, max_tokens=settings.chat_tokens,
+    # Sampling (seeded, so the demo repeats itself): greedy decoding of a briefly tuned small
+    # model tends to loop on one token, which says less about the language it has learnt.
+    chat = ChatSession(llm, ws=ws, temperature=0.7, seed=0, max_tokens=settings.chat_tokens,
                        system_prompt=f"You are a helpful assistant. Always answer in {name}.")
     prompt = CHAT_PROMPTS.get(ws.target_lang, "Hello!")
     reply = chat.send(prompt, cancel=cancel)
