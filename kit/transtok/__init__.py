@@ -11,7 +11,6 @@ dictionary and the parallel training text from the workspace; gathers evidence p
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Optional

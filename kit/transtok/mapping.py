@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy import sparse
 
 from ..errors import TaalkitError
 from ..fsutil import atomic_path
-from .evidence import KINDS, Evidence
+from .evidence import Evidence
 
 METHODS = ("random", "mean", "fvt", "transtok")
 # What decided each target row.
