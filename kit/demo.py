@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import TaalkitError
-from .fsutil import human_bytes
+from .fsutil import atomic_path, human_bytes
 from .progress import CancelToken, ProgressCallback, emit
 from .workspace import Workspace
 
@@ -147,6 +147,15 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
             raise TaalkitError(f"{path}: demo data file is missing; restore data/ from the repository")
     started = time.perf_counter()
     ws = Workspace.init(ws_path, source="en", target=lang, name=f"demo-{lang}")
+    try:
+        summary = _run_steps(ws, files, settings, progress, cancel)
+    finally:
+        ws.close()
+    summary["wall_s_this_run"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+def _run_steps(ws: Workspace, files: DemoData, settings: DemoSettings, progress, cancel) -> dict:
     steps = _Steps(ws, progress, cancel)
     db = ws.db
 
@@ -186,16 +195,10 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
               lambda: steps.record.update(source_bpc=_source_bits_per_char(ws)))
 
     # 8: export the fine-tuned model for llama.cpp.
-    def exported() -> bool:
-        model = ws.latest_model("finetuned")
-        row = db.execute("select path from exports where model_id = ? and quant = ? order by id desc limit 1",
-                         [model["id"], settings.quant]).fetchone() if model else None
-        return bool(row) and ws.model_dir({"path": row[0]}).is_file()
-
-    steps.run(7, "export", exported, lambda: _stage("kit.gguf", "export_model")(
-        ws, quant=settings.quant, progress=progress, cancel=cancel))
-    gguf = ws.model_dir({"path": db.execute(
-        "select path from exports order by id desc limit 1").fetchone()[0]})
+    steps.run(7, "export", lambda: _demo_export(ws, settings.quant) is not None,
+              lambda: _stage("kit.gguf", "export_model")(ws, model=ws.latest_model("finetuned"),
+                                                         quant=settings.quant, progress=progress, cancel=cancel))
+    gguf = _demo_export(ws, settings.quant)
 
     # 9: chrF on the held-out test file, beside the baselines.
     test_name = ws.relative(files.test)
@@ -221,14 +224,19 @@ def run_demo(ws_path: os.PathLike | str, *, lang: str = "cy", budget_minutes: fl
     ws.set_meta(demo=steps.record)
     emit(progress, STAGE, len(STEPS), len(STEPS), "examples: done")
 
-    summary = _summary(ws, lang, gguf, test_name, steps, examples, settings)
-    summary["wall_s_this_run"] = round(time.perf_counter() - started, 1)
-    from .fsutil import atomic_path
-
+    summary = _summary(ws, files.lang, gguf, test_name, steps, examples, settings)
     with atomic_path(ws.exports_dir / "demo-summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    ws.close()
     return summary
+
+
+def _demo_export(ws: Workspace, quant: str) -> Optional[Path]:
+    """The GGUF of the newest fine-tuned model in ``quant``, if it was exported and is on disk."""
+    model = ws.latest_model("finetuned")
+    row = ws.db.execute("select path from exports where model_id = ? and quant = ? order by id desc limit 1",
+                        [model["id"], quant]).fetchone() if model else None
+    path = ws.model_dir({"path": row[0]}) if row else None
+    return path if path is not None and path.is_file() else None
 
 
 def _source_bits_per_char(ws) -> float:
