@@ -14,14 +14,15 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from kit.demo import STEPS, DemoSettings, format_summary, run_demo
-
-pytestmark = pytest.mark.slow
+from kit.demo import LANGS, STEPS, DemoSettings, format_summary, run_demo
+from kit.demo import demo_data as demo_files
+from kit.errors import TaalkitError, WorkspaceError
 
 TINY = DemoSettings(finetune_steps=2, vocab_size=1000, eval_limit=5, eval_systems=("adapted", "wordbyword"),
                     finetune_options={"eval_every": 2, "batch_size": 2, "seq_len": 64}, chat_tokens=24)
 
 
+@pytest.mark.slow
 def test_demo_pipeline_end_to_end_then_resumes(tmp_path, demo_data):
     from gguf import GGUFReader
 
@@ -86,3 +87,26 @@ def test_demo_pipeline_end_to_end_then_resumes(tmp_path, demo_data):
     assert ws.db.execute("select count(*) from models").fetchone()[0] == models_before
     assert ws.db.execute("select count(*) from exports").fetchone()[0] == exports_before
     ws.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_demo_language_has_its_files(lang, demo_data):
+    files = demo_files(lang, demo_data)
+    assert files.dictionaries and all(p.is_file() for p in files.dictionaries)
+    assert files.train.is_file() and files.test.is_file()
+    first = files.test.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert len(first) >= 2 and all(first[:2])
+
+
+def test_demo_refuses_unknown_language_and_foreign_workspace(tmp_path, demo_data):
+    with pytest.raises(TaalkitError, match="cy, fy, af"):
+        run_demo(tmp_path / "x", lang="xx", data=demo_data)
+    from kit.workspace import Workspace
+
+    Workspace.init(tmp_path / "fy-ws", source="en", target="fy").close()
+    with pytest.raises(WorkspaceError, match="en→fy"):
+        run_demo(tmp_path / "fy-ws", lang="cy", data=demo_data)
+    missing = tmp_path / "data"
+    (missing / "cy").mkdir(parents=True)
+    with pytest.raises(TaalkitError, match="missing"):
+        run_demo(tmp_path / "y", lang="cy", data=missing)
