@@ -192,3 +192,10 @@ async def test_thread_progress_reaches_the_panel_from_a_thread(snap_workspace):
         assert bar.progress == 200 and bar.total == 200  # the final event always gets through
         assert len(forward.events) == 200  # and every metric point is kept for the plot
         assert "loss 0.005" in str(panel.query_one(".progress-detail", Static).render())
+
+
+def test_metrics_line_reads_like_a_sentence():
+    from tui.widgets.progress_panel import format_metrics
+
+    line = format_metrics({"loss": 2.3123, "tokens_per_s": 412.3, "bpc": 1.5, "eta_s": 185.2})
+    assert line == "loss 2.312 · 412 tok/s · bpc 1.5 · ETA 3:05"

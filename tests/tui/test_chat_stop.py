@@ -1,4 +1,4 @@
-"""Chat with the real embedded SmolLM2 GGUF: a reply streams in; Escape stops one and keeps it."""
+"""Chat with the real embedded SmolLM2 GGUF: Escape stops a reply and keeps it; the next one streams in."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def register_export(ws) -> None:
     ws.db["exports"].insert({"path": str(default_model_gguf()), "quant": "Q4_1", "created_at": "2026-01-01"})
 
 
-async def test_reply_streams_then_escape_keeps_a_partial_reply(workspace):
+def replies(screen) -> list[Message]:
+    return [m for m in screen.query(Message) if m.role == "assistant"]
+
+
+async def test_escape_keeps_a_partial_reply_then_the_next_reply_streams_in(workspace):
     register_export(workspace)
     app = TaalkitApp(workspace=workspace.root)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -25,20 +29,31 @@ async def test_reply_streams_then_escape_keeps_a_partial_reply(workspace):
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         box = screen.query_one("#chat-input", Input)
-        box.value = "Say hello in one word."
+
+        # Escape while the model is still loading: the reply stops before its first token.
+        box.value = "Count from one to a hundred, in words."
         box.focus()
         await pilot.press("enter")
+        while screen.cancel_token is None:  # until the message is sent and the reply's job exists
+            await pilot.pause(0)
+        token = screen.cancel_token
+        await pilot.press("escape")
+        assert token.cancelled
         await settle(pilot)
         assert not isinstance(app.screen, ErrorModal), getattr(app.screen, "message", "")
-        first = [m for m in screen.query(Message) if m.role == "assistant"][-1]
-        assert first.text.strip() and not first.has_class("-partial")
-
-        # Escape right after sending: the stop reaches the reply before its first token.
-        screen.query_one("#chat-input", Input).value = "Now count from one to a hundred."
-        await pilot.press("enter", "escape")
-        await settle(pilot)
-        second = [m for m in screen.query(Message) if m.role == "assistant"][-1]
-        assert second is not first and second.has_class("-partial")
+        stopped = replies(screen)[-1]
+        assert stopped.has_class("-partial")
         assert "partial reply is kept" in str(screen.query_one("#chat-status", Static).render())
-        roles = [m["role"] for m in app.workspace.db["messages"].rows_where(order_by="id")]
-        assert roles.count("user") == 2 and roles.count("assistant") == 2, roles
+
+        # The same conversation carries on: a normal reply streams in.
+        box.value = "Say hello in one word."
+        await pilot.press("enter")
+        await settle(pilot)
+        answer = replies(screen)[-1]
+        assert answer is not stopped and answer.text.strip() and not answer.has_class("-partial")
+        assert str(screen.query_one("#chat-status", Static).render()) == ""
+
+        rows = list(app.workspace.db["messages"].rows_where(order_by="id"))
+        assert [r["role"] for r in rows] == ["user", "assistant", "user", "assistant"]
+        assert rows[-1]["content"] == answer.text
+        assert len({r["conversation_id"] for r in rows}) == 1

@@ -19,9 +19,17 @@ from kit.progress import Progress
 
 
 def format_metrics(metrics: dict) -> str:
+    """``loss 2.31 · bpc 1.87 · 412 tok/s · ETA 3:05``: what a stage measures, in a short line."""
     parts = []
     for key, value in metrics.items():
-        parts.append(f"{key.replace('_', ' ')} {value:.4g}" if isinstance(value, float) else f"{key.replace('_', ' ')} {value}")
+        if key == "eta_s" and isinstance(value, (int, float)):
+            parts.append(f"ETA {int(value // 60)}:{int(value % 60):02d}")
+        elif key == "tokens_per_s" and isinstance(value, (int, float)):
+            parts.append(f"{value:.0f} tok/s")
+        elif isinstance(value, float):
+            parts.append(f"{key.replace('_', ' ')} {value:.4g}")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
     return " · ".join(parts)
 
 
