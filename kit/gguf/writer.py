@@ -323,7 +323,7 @@ def _add_card(w, card: ModelCard) -> None:
         w.add_base_model_count(len(card.base_models))
         for i, base in enumerate(card.base_models):
             w.add_base_model_name(i, base)
-    if card.corpora:
+    if card.corpora and hasattr(w, "add_dataset_count"):  # general.dataset.* arrived in gguf 0.14
         w.add_dataset_count(len(card.corpora))
         for i, corpus in enumerate(card.corpora):
             w.add_dataset_name(i, corpus)
