@@ -55,12 +55,14 @@ def test_export_q8_0_then_q4_0_records_verified_rows(tiny_ws):
     ours, ref = v["perplexity"]["perplexity"], v["reference"]["perplexity"]["perplexity"]
     assert v["reference"]["file_type"] == "F16"
     assert abs(ours - ref) / ref < 0.05
+    assert 0 <= v["divergence"]["kl_mean"] < 0.01 and v["divergence"]["top1_agreement"] > 0.9
 
     q4 = export_model(tiny_ws, quant="Q4_0")
     types = {t.name: t.tensor_type.name for t in GGUFReader(str(tiny_ws.root / q4["path"])).tensors}
     assert types["token_embd.weight"] == "Q8_0" and types["output.weight"] == "Q8_0"
     assert types["blk.0.attn_q.weight"] == "Q4_0"
     assert q4["size_bytes"] < q8["size_bytes"]
+    assert q4["verification"]["divergence"]["kl_mean"] > v["divergence"]["kl_mean"]  # 4 bits cost more than 8
 
     rows = list(tiny_ws.db.query("select * from exports order by id"))
     assert [r["quant"] for r in rows] == ["Q8_0", "Q4_0"]

@@ -129,6 +129,10 @@ def _print_verification(v: dict) -> None:
         if ref.get("perplexity"):
             line += f"; {v['reference']['file_type']} reference {ref['perplexity']:.3f}"
         echo(line)
+    div = v.get("divergence") or {}
+    if div.get("kl_mean") is not None:
+        echo(f"against the reference: KL {div['kl_mean']:.4g} nats/token, top-1 agreement "
+             f"{div['top1_agreement'] * 100:.1f}% over {div['tokens']} tokens")
     if "reply" in v:
         echo(f"chat reply: {v['reply'][:120]!r}")
     click.secho("verification: OK" if v.get("ok") else "verification: FAILED", fg="green" if v.get("ok") else "red")

@@ -167,6 +167,41 @@ def perplexity(llm, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int =
             "bits_per_char": nll / math.log(2) / max(1, n_chars)}
 
 
+def _scored_ids(llm, text: str, bos_id: Optional[int], n_ctx: int) -> list[int]:
+    ids = list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))[: n_ctx - 1]
+    return ([bos_id] if bos_id is not None else []) + ids
+
+
+def divergence(llm, ref, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int = 512,
+               cancel: Optional[CancelToken] = None) -> dict:
+    """Mean KL(reference || this file) per token and top-1 agreement, over held-out text.
+
+    Perplexity can even improve by chance after quantization; KL against the F16 file measures
+    how far the quantized model's predictions moved, which is what quantization costs.
+    """
+    import numpy as np
+
+    kl, agree, n = 0.0, 0, 0
+    for text in texts:
+        if not text or not text.strip():
+            continue
+        if cancel is not None:
+            cancel.check()
+        ids = _scored_ids(llm, text, bos_id, n_ctx)
+        rows = []
+        for model in (ref, llm):
+            model.reset()
+            model.eval(ids)
+            rows.append(_log_softmax(np.array(model.scores[: len(ids)], dtype=np.float64)))
+        p, q = rows
+        kl += float((np.exp(p) * (p - q)).sum())
+        agree += int((p.argmax(-1) == q.argmax(-1)).sum())
+        n += len(ids)
+    if not n:
+        return {"tokens": 0, "kl_mean": None, "top1_agreement": None}
+    return {"tokens": n, "kl_mean": kl / n, "top1_agreement": agree / n}
+
+
 def chat_reply(llm, prompt: str, max_tokens: int = 24) -> str:
     """One greedy reply through the GGUF's own chat template."""
     with _quiet():
@@ -214,12 +249,13 @@ def verify_gguf(path: os.PathLike | str, hf_dir: Optional[os.PathLike | str] = N
     scored = texts[:ppl_texts]
     report["perplexity"] = perplexity(llm, scored, bos_id=bos_id, n_ctx=n_ctx, cancel=cancel)
     report["reply"] = chat_reply(llm, chat_prompt or texts[0])
-    del llm
     if reference is not None and Path(reference).resolve() != path.resolve():
         ref = load_llama(reference, n_ctx=n_ctx, logits_all=True)
         report["reference"] = {"path": str(reference), "file_type": gguf_file_type(reference),
                                "perplexity": perplexity(ref, scored, bos_id=bos_id, n_ctx=n_ctx, cancel=cancel)}
+        report["divergence"] = divergence(llm, ref, scored, bos_id=bos_id, n_ctx=n_ctx, cancel=cancel)
         del ref
+    del llm
     tok_ok = report.get("tokenization", {}).get("identical", True)
     logit_ok = report.get("logits", {}).get("top1_all_equal", True)
     report["ok"] = bool(tok_ok and logit_ok)
