@@ -208,6 +208,7 @@ def draw(results: list[dict], workspaces: list[Path], out_dir: Path) -> list[str
         ax.barh(names, [p[1] for p in points], color=["#888" if "source" in n or "reference" in n else "#2a7"
                                                       for n in names])
         ax.invert_yaxis()
+        ax.set_xlim(0, max(p[1] for p in points) * 1.15)  # room for the value labels
         ax.set_xlabel("held-out bits per character at step 0 (lower is better)")
         for i, (_, v) in enumerate(points):
             ax.text(v, i, f" {v:.2f}", va="center")
