@@ -71,9 +71,14 @@ def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
     """
     from ..transtok import load_mapping
 
+    from ..errors import TaalkitError
+
     ws = open_workspace(ctx)
     mapping = load_mapping(ws, method)
-    exp = mapping.explain(token, top=top)
+    try:
+        exp = mapping.explain(token, top=top)
+    except TaalkitError:
+        raise TaalkitError(_not_one_token(ws, method, token)) from None
     click.echo(f"target token {exp.target_id} {exp.target_piece!r} = {exp.target_text!r}; "
                f"row from {exp.decided_by}")
     if not exp.sources:
@@ -83,6 +88,17 @@ def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
         click.echo(f"  {sw.weight:6.3f}  {sw.source_text!r:<20} [{counts}]")
         for kind, row_id in sw.examples.items():
             click.echo(f"          {kind}: {_example_text(ws, kind, row_id)}")
+
+
+def _not_one_token(ws, method: str, word: str) -> str:
+    """Say how the target tokenizer splits a word that is not one token, so the user can pick a piece."""
+    from transformers import AutoTokenizer
+
+    row = ws.db.execute("select path from models where name = ?", [f"transtok-{method}"]).fetchone()
+    tok = AutoTokenizer.from_pretrained(ws.root / row[0], local_files_only=True)
+    pieces = tok.tokenize(" " + word.strip())
+    return (f"{word!r} is not a token of the target tokenizer; it splits ' {word.strip()}' into "
+            f"{' '.join(pieces)} — explain one of those")
 
 
 def _short(text: str, width: int = 90) -> str:
