@@ -57,9 +57,9 @@ def export_cmd(ctx: click.Context, quant, out, model_name, list_quants, verify_f
 
 def _list_quants(ws, model_name, as_json: bool) -> None:
     from ..fsutil import human_bytes
-    from ..gguf import _resolve_model, list_quants
+    from ..gguf import resolve_model, list_quants
 
-    row = _resolve_model(ws, model_name)
+    row = resolve_model(ws, model_name)
     table = list_quants(ws.model_dir(row))
     if as_json:
         click.echo(json.dumps(table, indent=2))
@@ -74,7 +74,7 @@ def _list_quants(ws, model_name, as_json: bool) -> None:
 def _verify_file(ctx, path: Path, model_name, as_json: bool) -> None:
     """Find the model a GGUF came from (the exports table), then run the checks."""
     from ..errors import WorkspaceError
-    from ..gguf import _resolve_model, heldout_texts, verify_gguf
+    from ..gguf import resolve_model, heldout_texts, verify_gguf
 
     hf_dir, texts, reference = None, None, None
     try:
@@ -88,8 +88,8 @@ def _verify_file(ctx, path: Path, model_name, as_json: bool) -> None:
             hits = list(ws.db.query("select model_id from exports where path in (?, ?) order by id desc limit 1",
                                     [ws.relative(path), str(path.resolve())]))
             if hits:
-                row = _resolve_model(ws, int(hits[0]["model_id"]))
-        row = row or _resolve_model(ws, model_name)
+                row = resolve_model(ws, int(hits[0]["model_id"]))
+        row = row or resolve_model(ws, model_name)
         hf_dir = ws.model_dir(row)
         texts = heldout_texts(ws)
         f16 = ws.gguf_dir / f"{row['name']}-F16.gguf"

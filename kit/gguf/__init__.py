@@ -19,7 +19,7 @@ from typing import Optional, Union
 from ..errors import TaalkitError, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
-__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts"]
+__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts", "resolve_model"]
 
 
 def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
@@ -29,7 +29,7 @@ def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
     return _verify(path, hf_dir, texts, **kw)
 
 
-def _resolve_model(ws, model: Union[None, str, int, dict]) -> dict:
+def resolve_model(ws, model: Union[None, str, int, dict]) -> dict:
     if isinstance(model, dict):
         return model
     if model is None:
@@ -122,7 +122,7 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
     quant = quant.upper()
     if quant != "F32":
         quant_type(quant)  # unknown names fail before any work
-    row = _resolve_model(ws, model)
+    row = resolve_model(ws, model)
     model_dir = ws.model_dir(row)
     if not model_dir.is_dir():
         raise WorkspaceError(f"model {row['name']!r} points at {model_dir}, which is missing")
