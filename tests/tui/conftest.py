@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+from tui_helpers import SNAP_ROOT
 
 from kit.workspace import Workspace
-
-#: Snapshots show folder paths, so snapshot workspaces live at a path that is the same every run.
-SNAP_ROOT = Path(tempfile.gettempdir()) / "taalkit-tui-snapshots"
-
-#: Text in three scripts: Welsh circumflexes, a combining accent (e + U+0301), and Hebrew (RTL).
-MIXED_SCRIPT = "Mae'r ŵyn yn y ŷd · cafe\u0301 · שלום עולם"
 
 
 @pytest.fixture
@@ -38,21 +32,6 @@ def no_workspace(monkeypatch) -> Path:
     shutil.rmtree(SNAP_ROOT, ignore_errors=True)
 
 
-def add_conversation(root: Path, turns: list[tuple[str, str]], title: str = "Sgwrs gyntaf") -> int:
-    """Write a conversation straight into the workspace's real database (the chat history)."""
-    ws = Workspace.open(root)
-    try:
-        conv = ws.db["conversations"].insert(
-            {"title": title, "model_path": "gguf/model.gguf", "system_prompt": "", "created_at": "2026-01-01T00:00:00+00:00"}
-        ).last_pk
-        for role, content in turns:
-            ws.db["messages"].insert({"conversation_id": conv, "role": role, "content": content,
-                                      "created_at": "2026-01-01T00:00:00+00:00"})
-        return conv
-    finally:
-        ws.close()
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """Run ``async def`` tests in a fresh event loop (Textual's run_test is async; no plugin needed)."""
@@ -64,14 +43,3 @@ def pytest_pyfunc_call(pyfuncitem):
         asyncio.run(pyfuncitem.obj(**args))
         return True
     return None
-
-
-async def settle(pilot) -> None:
-    """Wait for every worker to end (a failed one included: the app shows it) and the screen to update."""
-    import contextlib
-
-    from textual.worker import WorkerFailed
-
-    with contextlib.suppress(WorkerFailed):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tests.tui.conftest import settle
+from tui_helpers import settle
 from tui.app import TaalkitApp
 from tui.screens.adapt import AdaptScreen
 from tui.widgets.error_modal import ErrorModal

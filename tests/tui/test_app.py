@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from kit.progress import Progress
-from tests.tui.conftest import MIXED_SCRIPT, settle
+from tui_helpers import MIXED_SCRIPT, settle
 from tui.app import JOURNEY, TaalkitApp
 from tui.screens.adapt import AdaptScreen
 from tui.screens.base import KitScreen

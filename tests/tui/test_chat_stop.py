@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input, Static
 
 from kit.infer.default_model import default_model_gguf
-from tests.tui.conftest import settle
+from tui_helpers import settle
 from tui.app import TaalkitApp
 from tui.screens.chat import ChatScreen, Message
 from tui.widgets.error_modal import ErrorModal

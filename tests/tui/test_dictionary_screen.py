@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Checkbox, Input, Log
 
-from tests.tui.conftest import settle
+from tui_helpers import settle
 from tui.app import TaalkitApp
 from tui.screens.dictionary import DictionaryScreen
 from tui.widgets.error_modal import ErrorModal

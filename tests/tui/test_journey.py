@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Select
 
-from tests.tui.conftest import settle
+from tui_helpers import settle
 from tui.app import TaalkitApp
 from tui.screens.chat import ChatScreen, Message
 from tui.widgets.error_modal import ErrorModal

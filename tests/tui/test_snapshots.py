@@ -7,7 +7,7 @@ fails here until it is looked at again.
 from __future__ import annotations
 
 from kit.errors import InputFormatError
-from tests.tui.conftest import MIXED_SCRIPT, add_conversation, settle
+from tui_helpers import MIXED_SCRIPT, add_conversation, settle
 from tui.app import TaalkitApp
 from tui.widgets.error_modal import ErrorModal
 from tui.widgets.file_picker import FilePicker
