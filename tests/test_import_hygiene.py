@@ -28,7 +28,7 @@ def test_kit_never_imports_textual():
     assert "tui" not in modules
 
 
-@pytest.mark.parametrize("code", ["import kit", "import kit.cli", "import kit.infer"])
+@pytest.mark.parametrize("code", ["import kit", "import kit.cli", "import kit.infer", "import tui.app"])
 def test_runtime_tier_does_not_import_torch(code):
     modules = top_level(imported_after(code))
     assert "torch" not in modules, f"{code!r} imported torch"
