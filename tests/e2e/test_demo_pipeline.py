@@ -14,7 +14,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from kit.demo import LANGS, STEPS, DemoSettings, format_summary, run_demo
+from kit.demo import CHAT_PROMPTS, LANGS, STEPS, DemoSettings, format_summary, run_demo
 from kit.demo import demo_data as demo_files
 from kit.errors import TaalkitError, WorkspaceError
 
@@ -65,9 +65,9 @@ def test_demo_pipeline_end_to_end_then_resumes(tmp_path, demo_data):
     out = llm("Mae'r neges hon yn", max_tokens=8, temperature=0.0)
     assert out["usage"]["completion_tokens"] > 0 and out["choices"][0]["text"]
     del llm
-    assert len(summary["translations"]) == 3 and summary["translations"][0]["glossary"] > 0
+    assert len(summary["translations"]) == 3
     assert all(isinstance(t["hypothesis"], str) for t in summary["translations"])
-    assert summary["chat"]["prompt"].startswith("Bore da") and isinstance(summary["chat"]["reply"], str)
+    assert summary["chat"]["prompt"] == CHAT_PROMPTS["cy"][1] and isinstance(summary["chat"]["reply"], str)
     assert json.loads((ws_path / "exports" / "demo-summary.json").read_text())["gguf"] == summary["gguf"]
     table = format_summary(summary)
     assert "chrF" in table and "bits per character" in table
