@@ -189,8 +189,8 @@ def loss_curve(workspaces: list[Path]) -> Optional[dict]:
         if len(rows) >= 2:
             config = json.loads(run[2] or "{}")
             best = {"workspace": str(ws), "run_id": run[0], "finished_at": run[1] or "",
-                    "stage": config.get("stage"), "steps": [r[0] for r in rows],
-                    "loss": [r[1] for r in rows],
+                    "stage": config.get("stage"), "steps": [r[0] for r in rows if r[1] is not None],
+                    "loss": [r[1] for r in rows if r[1] is not None],
                     "bpc": [(r[0], r[2]) for r in rows if r[2] is not None]}
     return best
 
