@@ -119,3 +119,12 @@ def test_tiny_fixtures_are_real_models(tiny_llama_dir, tiny_llama_untied_dir):
     with torch.no_grad():
         assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
     assert "<|im_start|>" in tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
+
+
+def test_progress_printer_prefers_the_stage_eta_and_shows_metrics():
+    from kit.cli.common import ProgressPrinter
+
+    line = ProgressPrinter.format(Progress("finetune", 10, 100, "", {"loss": 2.5, "eta_s": 125.0}), elapsed=999)
+    assert "ETA 2:05" in line and "loss=2.5" in line and "eta_s" not in line
+    guessed = ProgressPrinter.format(Progress("import", 25, 100), elapsed=30)
+    assert "ETA 1:30" in guessed and " 25.0%" in guessed

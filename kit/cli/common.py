@@ -90,12 +90,18 @@ class ProgressPrinter:
             width = 24
             fill = int(frac * width)
             parts.append(f"[{'#' * fill}{'.' * (width - fill)}] {frac * 100:5.1f}%")
-            if 0 < frac < 1 and elapsed > 1:
+            # A stage that knows its own rate (e.g. fine-tuning, which excludes loading and
+            # evaluation) reports eta_s; otherwise extrapolate from the elapsed time.
+            eta = event.metrics.get("eta_s")
+            if eta is None and 0 < frac < 1 and elapsed > 1:
                 eta = elapsed * (1 - frac) / frac
+            if eta is not None and frac < 1:
                 parts.append(f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
         else:
             parts.append(f"{event.done:g}")
         for key, value in event.metrics.items():
+            if key == "eta_s":
+                continue
             parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
         if event.message:
             parts.append(event.message)

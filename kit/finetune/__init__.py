@@ -145,7 +145,7 @@ def _pick_model(ws, model) -> dict:
         row = ws.latest_model("transtok", "source")
         if row is None:
             raise WorkspaceError("the workspace has no model to fine-tune; add one with 'taalkit model add' "
-                                 "and trans-tokenize it with 'taalkit transtok'")
+                                 "and trans-tokenize it with 'taalkit transtokenize'")
         return row
     where, arg = ("id = ?", int(model)) if isinstance(model, int) or str(model).isdigit() else ("name = ?", model)
     rows = list(ws.db.query(f"select * from models where {where}", [arg]))
