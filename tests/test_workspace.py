@@ -128,3 +128,15 @@ def test_progress_printer_prefers_the_stage_eta_and_shows_metrics():
     assert "ETA 2:05" in line and "loss=2.5" in line and "eta_s" not in line
     guessed = ProgressPrinter.format(Progress("import", 25, 100), elapsed=30)
     assert "ETA 1:30" in guessed and " 25.0%" in guessed
+
+
+def test_workspace_option_works_after_the_verb_too(tmp_path):
+    """`taalkit status -w WS` and `taalkit model list -w WS` read the same workspace as `-w WS status`."""
+    exe = [sys.executable, "-m", "kit.cli"]
+    ws = str(tmp_path / "w")
+    assert subprocess.run(exe + ["init", ws, "--target", "cy"], capture_output=True).returncode == 0
+    for verb in (["status"], ["model", "list"], ["tokenizer", "stats", "--help"]):
+        run = subprocess.run(exe + verb + ["-w", ws], capture_output=True, text=True)
+        assert run.returncode == 0, (verb, run.stderr)
+    st = subprocess.run(exe + ["status", "-w", ws], capture_output=True, text=True)
+    assert ws in st.stdout

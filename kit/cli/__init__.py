@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import TaalkitError
-from .common import workspace_option
+from .common import workspace_option, workspace_option_after_verb
 
 
 class TaalkitGroup(click.Group):
@@ -64,6 +64,7 @@ def init_cmd(path: Path, source: str, target: str, name) -> None:
 
 
 @main.command("status")
+@workspace_option_after_verb
 @click.pass_context
 def status_cmd(ctx: click.Context) -> None:
     """Show where the workspace stands in the pipeline."""

@@ -27,6 +27,14 @@ workspace_option = click.option(
 )
 
 
+# The same option for verbs whose function does not take the value: it only records it on the context.
+workspace_option_after_verb = click.option(
+    "-w", "--workspace", type=click.Path(path_type=Path), default=None, expose_value=False,
+    callback=_store_workspace, is_eager=True,
+    help="Workspace folder (may also come before the verb).",
+)
+
+
 def workspace_path(ctx: click.Context) -> Path:
     root = ctx.find_root()
     obj = root.obj or {}

@@ -107,8 +107,12 @@ def chat_cmd(ctx, model, system_text, prompt_name, save_prompt, n_ctx, threads, 
                 click.secho("usage: /export FILE.md|FILE.json (after at least one message, in a workspace)",
                             fg="yellow", err=True)
             else:
-                store.export_conversation(ws, session.conversation_id, target)
-                click.secho(f"saved {target}", dim=True, err=True)
+                try:
+                    store.export_conversation(ws, session.conversation_id, target)
+                except TaalkitError as err:  # a typo in the file name must not end the chat
+                    click.secho(f"not saved: {err}", fg="yellow", err=True)
+                else:
+                    click.secho(f"saved {target}", dim=True, err=True)
             continue
         reply = session.send(text)
         if reply.notice:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import main
-from .common import ProgressPrinter, open_workspace
+from .common import ProgressPrinter, open_workspace, workspace_option_after_verb
 
 
 @main.group("model")
@@ -18,6 +18,7 @@ def model_group() -> None:
 @model_group.command("add")
 @click.argument("source", default="default")
 @click.option("--name", help="Name in the workspace (default: source); the folder is models/NAME.")
+@workspace_option_after_verb
 @click.pass_context
 def model_add_cmd(ctx: click.Context, source: str, name) -> None:
     """Add SOURCE: 'default' (embedded SmolLM2-135M-Instruct), a Hugging Face folder or a .gguf file."""
@@ -33,6 +34,7 @@ def model_add_cmd(ctx: click.Context, source: str, name) -> None:
 
 
 @model_group.command("list")
+@workspace_option_after_verb
 @click.pass_context
 def model_list_cmd(ctx: click.Context) -> None:
     """Models of the workspace with disk size and the RAM a fine-tune needs (batch 8×256, CPU)."""
@@ -68,6 +70,7 @@ def tokenizer_group() -> None:
 @click.option("--algo", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default=None, help="Folder name under tokenizer/ (default: LANG-ALGO-VOCAB).")
+@workspace_option_after_verb
 @click.pass_context
 def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, name) -> None:
     """Train a tokenizer on the workspace's target-language text, keeping the source's specials and chat template."""
@@ -92,6 +95,7 @@ def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, na
 @click.option("--column", type=click.IntRange(min=1), default=None,
               help="1-based TSV column of the target text (default: the last column).")
 @click.option("--tokenizer", "tokenizer_name", default=None, help="Which trained tokenizer (default: the newest).")
+@workspace_option_after_verb
 @click.pass_context
 def tokenizer_stats_cmd(ctx: click.Context, text_file, column, tokenizer_name) -> None:
     """Fertility (tokens per word) and characters per token: new tokenizer beside the source model's."""

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import main
-from .common import ProgressPrinter, open_workspace
+from .common import ProgressPrinter, open_workspace, workspace_option_after_verb
 
 METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
 
@@ -20,6 +20,7 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
               help="EM iterations of the word aligner.")
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Drop, per target token, aligned source tokens below this share of its evidence.")
+@workspace_option_after_verb
 @click.pass_context
 def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int, min_share: float) -> None:
     """Map target tokens to source tokens and initialise the new embeddings.
@@ -62,6 +63,7 @@ def _summary(stats: dict) -> str:
 @click.argument("token")
 @click.option("--method", "-m", type=click.Choice(METHOD_CHOICES), default="transtok", show_default=True)
 @click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True)
+@workspace_option_after_verb
 @click.pass_context
 def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
     """Show which source tokens TOKEN was built from, and the entries/segments behind them.

@@ -196,7 +196,7 @@ class TokenMapping:
                 "method": self.method, "kinds": list(self.evidence), "stats": self.stats,
                 "decided_names": list(DECIDED), "target_pieces": self.target_pieces,
                 "target_texts": self.target_texts, "source_texts": self.source_texts,
-            }, ensure_ascii=False))
+            }, ensure_ascii=False), encoding="utf-8")
         return folder
 
     @classmethod
@@ -204,7 +204,7 @@ class TokenMapping:
         folder = Path(folder)
         if not (folder / "mapping.npz").exists():
             raise TaalkitError(f"no token mapping in {folder}; run 'taalkit transtokenize' first")
-        prov = json.loads((folder / "provenance.json").read_text())
+        prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
         with np.load(folder / "mapping.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         evidence = {kind: Evidence(kind, _csr_from(arrays, kind), arrays[f"{kind}_example_keys"],
