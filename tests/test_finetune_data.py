@@ -94,3 +94,13 @@ def test_sampler_refuses_a_changed_corpus():
     state = BlockSampler(torch.zeros(10, 2), seed=0).state()
     with pytest.raises(WorkspaceError, match="changed"):
         BlockSampler.from_state(torch.zeros(12, 2), state, seed=0)
+
+
+def test_training_and_translation_name_the_language_alike():
+    """The fine-tune's "Translate to X:" and kit.infer's prompt must use the same words for every code."""
+    from kit.finetune.data import language_name as trained
+    from kit.infer.glossary import lang_name as asked
+
+    for code in ("cy", "cym", "CY-gb", "sw", "kw", "fy", "fry", "af", "en", "tt", "zz"):
+        assert trained(code) == asked(code), code
+    assert trained("cym") == "Welsh" and trained("zz") == "zz"

@@ -24,6 +24,24 @@ ISO639_3_TO_1 = {
 _1_TO_3 = {v: k for k, v in ISO639_3_TO_1.items()}
 
 
+# English names used in prompts. Fine-tuning trains on "Translate to Welsh: …" and inference must ask
+# in exactly the same words, so both take the name from here (an unknown code stays as it is).
+LANGUAGE_NAMES = {
+    "en": "English", "cy": "Welsh", "af": "Afrikaans", "fy": "Frisian", "nl": "Dutch", "de": "German",
+    "fr": "French", "es": "Spanish", "ga": "Irish", "gd": "Scottish Gaelic", "br": "Breton",
+    "kw": "Cornish", "tt": "Tatar", "hy": "Armenian", "sw": "Swahili", "is": "Icelandic",
+    "ku": "Kurdish", "la": "Latin",
+}
+
+
+def language_name(code: Optional[str]) -> str:
+    """``cy``, ``cym`` and ``cy-GB`` all give "Welsh"; an unknown code is returned unchanged."""
+    raw = (code or "").strip()
+    short = base(raw.lower()) if raw else raw
+    short = ISO639_3_TO_1.get(short, short)
+    return LANGUAGE_NAMES.get(short, raw)
+
+
 def same_language(a: Optional[str], b: Optional[str]) -> bool:
     """``cym`` and ``cy`` (and ``cy-GB``) name the same language."""
     if not a or not b:

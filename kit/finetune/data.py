@@ -18,16 +18,11 @@ from typing import Optional, Sequence
 
 from ..errors import WorkspaceError
 
-# Display names for prompts; an unknown code is used as it is.
-LANGUAGE_NAMES = {
-    "en": "English", "cy": "Welsh", "af": "Afrikaans", "fy": "Frisian", "nl": "Dutch", "de": "German",
-    "fr": "French", "es": "Spanish", "ga": "Irish", "gd": "Scottish Gaelic", "br": "Breton",
-    "tt": "Tatar", "hy": "Armenian", "sw": "Swahili", "is": "Icelandic", "ku": "Kurdish", "la": "Latin",
-}
-
-
 def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+    """The name prompts use; shared with kit.infer so training and translation ask alike."""
+    from ..dictionary.langs import language_name as shared_name
+
+    return shared_name(code)
 
 
 def target_texts(ws, split: str = "train") -> list[str]:

@@ -31,8 +31,6 @@ STOPWORDS = {
               "ni chi nhw fe fo hi e ti fi ydy".split()),
 }
 
-LANG_NAMES = {"en": "English", "cy": "Welsh", "af": "Afrikaans", "fy": "Frisian", "nl": "Dutch",
-              "ga": "Irish", "br": "Breton", "kw": "Cornish", "gd": "Scottish Gaelic"}
 
 
 def lang_code(code: Optional[str]) -> str:
@@ -41,7 +39,10 @@ def lang_code(code: Optional[str]) -> str:
 
 
 def lang_name(code: str) -> str:
-    return LANG_NAMES.get(lang_code(code), code)
+    """The prompt's language name: the same table kit.finetune trains with (kit.dictionary.langs)."""
+    from ..dictionary.langs import language_name
+
+    return language_name(lang_code(code))
 
 
 @dataclass(frozen=True)
