@@ -252,7 +252,7 @@ def _record(ws: Workspace, method, out_dir, src_row, src_dir, tok_row, facts, ma
             "architecture": (src_row or {}).get("architecture"), "parameters": facts["parameters"],
             "vocab_size": facts["vocab_size"], "hidden_size": facts["hidden_size"], "tied": int(facts["tied"]),
             "chat_template": getattr(target_tok, "chat_template", None),
-            "licence": (src_row or {}).get("licence"), "source_path": str(src_dir),
+            "licence": (src_row or {}).get("licence"), "source_path": ws.relative(src_dir),
             "parent_id": (src_row or {}).get("id"), "method": method, "created_at": now(),
             "extra": json.dumps({"tokenizer_id": (tok_row or {}).get("id"),
                                  "fallback": mapping.stats.get("fallback", 0)}),
