@@ -86,3 +86,21 @@ def test_chat_streams_and_ctrl_c_keeps_the_partial_reply(workspace):
     assert partial  # the partial reply was kept...
     shown = term.seen.decode("utf-8", errors="replace").replace("\r\n", "\n")
     assert partial[:15] in shown  # ...and is what streamed to the terminal
+
+
+def test_translate_refuses_bad_input_before_loading_a_model(tmp_path):
+    """A wrong --to or a missing --file fails in one line with exit 2, without waiting for a model load."""
+    import subprocess
+    import sys
+
+    exe = [sys.executable, "-m", "kit.cli"]
+    ws = str(tmp_path / "w")
+    subprocess.run(exe + ["init", ws, "--target", "cy"], check=True, capture_output=True)
+    missing_model = ["--model", str(tmp_path / "no-such.gguf")]
+    bad_to = subprocess.run(exe + ["-w", ws, "translate", "--to", "fr", "hello"] + missing_model,
+                            capture_output=True, text=True)
+    assert bad_to.returncode == 2 and "--to fr is neither" in bad_to.stderr
+    no_file = subprocess.run(exe + ["-w", ws, "translate", "--file", str(tmp_path / "nope.txt"),
+                                    "--out", str(tmp_path / "out.txt")] + missing_model,
+                             capture_output=True, text=True)
+    assert no_file.returncode == 2 and "nope.txt: no such file" in no_file.stderr

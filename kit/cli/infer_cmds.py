@@ -147,13 +147,17 @@ def translate_cmd(ctx, text, to, in_path, out_path, no_glossary, model, workspac
     from ..infer.translate import Translator, translate, translate_file
     from ..progress import CancelToken
 
+    from ..infer.translate import direction, read_source_lines
+
     ws = open_workspace(ctx)
     to = to or ws.target_lang
+    direction(ws, to)  # a wrong --to fails before the model is loaded
     if in_path is not None:
         if text:
             raise TaalkitError("give either TEXT or --file, not both")
         if out_path is None:
             raise TaalkitError("--file needs --out OUT (where the translations go)")
+        read_source_lines(in_path)  # likewise a missing or non-UTF-8 input file
         translator = Translator(ws, model_path=_model_for(ws, model))
         cancel = CancelToken()
 
