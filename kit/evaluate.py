@@ -91,7 +91,10 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
     if model_path and not adapted.is_file():
         raise TaalkitError(f"{adapted}: no such GGUF file")
     models["adapted"] = adapted if adapted and adapted.is_file() else None
-    models["source"] = Path(source_model_path) if source_model_path else default_model_gguf()
+    if source_model_path:
+        models["source"] = Path(source_model_path)
+    elif any(s.split("+")[0] == "source" for s in systems):  # the embedded model is optional otherwise
+        models["source"] = default_model_gguf()
 
     test_name = ws.relative(test_file)
     results: list[dict] = []
