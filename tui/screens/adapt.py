@@ -233,7 +233,7 @@ class AdaptScreen(KitScreen):
         if self.require_workspace():
             spec = str(self.model_folder) if self.model_folder else "default"
             self._start("Adding the base model")
-            self.add_model_worker(spec)
+            self.add_model_worker(spec, self.new_cancel_token())
 
     def action_train_tokenizer(self) -> None:
         if self.require_workspace():
@@ -243,7 +243,7 @@ class AdaptScreen(KitScreen):
                 self.notify("Tokens must be a whole number, e.g. 8000.", severity="error")
                 return
             self._start(f"Training a {vocab}-token tokenizer")
-            self.train_tokenizer_worker(vocab)
+            self.train_tokenizer_worker(vocab, self.new_cancel_token())
 
     def action_transtokenize(self) -> None:
         if self.require_workspace():
@@ -289,17 +289,17 @@ class AdaptScreen(KitScreen):
             self.query_one(LossPlot).add_point(event.done, loss, bpc)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="add base model", group="adapt")
-    def add_model_worker(self, spec: str) -> None:
+    def add_model_worker(self, spec: str, cancel: CancelToken) -> None:
         add_model = kit_function("models", "add_model")
         with self.thread_workspace() as ws:
-            result = add_model(ws, spec, progress=self._progress())
+            result = add_model(ws, spec, progress=self._progress(), cancel=cancel)
         self.app.call_from_thread(self._done, f"base model added: {_name(result)}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="train tokenizer", group="adapt")
-    def train_tokenizer_worker(self, vocab_size: int) -> None:
+    def train_tokenizer_worker(self, vocab_size: int, cancel: CancelToken) -> None:
         train_tokenizer = kit_function("tokenizer", "train_tokenizer")
         with self.thread_workspace() as ws:
-            result = train_tokenizer(ws, vocab_size=vocab_size, progress=self._progress())
+            result = train_tokenizer(ws, vocab_size=vocab_size, progress=self._progress(), cancel=cancel)
         self.app.call_from_thread(self._done, f"tokenizer ready: {_name(result)}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="trans-tokenize", group="adapt")
