@@ -118,6 +118,8 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         await pilot.click("#translate-file")
         await pick(pilot, lines)
         await done(pilot, "translate file")
-        out = app.workspace.exports_dir / "lines.cy.txt"
+        outs = list(app.workspace.exports_dir.glob("lines.cy.*.glossary.txt"))
+        assert len(outs) == 1, outs  # named after the model and glossary setting, so a new model starts afresh
+        out = outs[0]
         assert out.exists() and len(out.read_text(encoding="utf-8").splitlines()) == 2
         assert str(out) in str(app.screen.query_one(".progress-detail").render())

@@ -140,7 +140,11 @@ class TranslateScreen(KitScreen):
 
     def _translate_file(self, path: Path, to: str, glossary: bool, progress, cancel) -> Path:
         ws, translator = self._translator()
-        out = ws.exports_dir / f"{path.stem}.{to}{path.suffix or '.txt'}"
+        # One output per input, direction, model and glossary setting: the same settings resume an
+        # interrupted file (Escape), a newer model or the other glossary setting starts a fresh one.
+        model = Path(self.model.state.get("path") or "model").stem
+        flavour = "glossary" if glossary else "plain"
+        out = ws.exports_dir / f"{path.stem}.{to}.{model}.{flavour}{path.suffix or '.txt'}"
         kit_function("infer.translate", "translate_file")(ws, path, out, to=to, glossary=glossary,
                                                           translator=translator, progress=progress, cancel=cancel)
         return out
