@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 from .errors import InputFormatError, TaalkitError
 from .metrics import chrf
 from .progress import CancelToken, ProgressCallback, emit
+from .dictionary.textfile import iter_lines
 from .workspace import now
 
 SYSTEMS = ("adapted", "adapted+glossary", "source", "source+glossary", "wordbyword")
@@ -34,20 +35,15 @@ def read_test_pairs(path: os.PathLike | str, limit: Optional[int] = None) -> lis
     if not path.is_file():
         raise TaalkitError(f"{path}: no such test file")
     pairs = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise InputFormatError(path, number, "not UTF-8 text; save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
-                raise InputFormatError(path, number, f"expected 'source<TAB>target', found {len(cols)} column(s)")
-            pairs.append((cols[0].strip(), cols[1].strip()))
-            if limit is not None and len(pairs) >= limit:
-                break
+    for number, line in iter_lines(path):  # the importers' reader: encodings, BOM, bad bytes by line
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
+            raise InputFormatError(path, number, f"expected 'source<TAB>target', found {len(cols)} column(s)")
+        pairs.append((cols[0].strip(), cols[1].strip()))
+        if limit is not None and len(pairs) >= limit:
+            break
     if not pairs:
         raise InputFormatError(path, 0, "no test pairs in the file")
     return pairs

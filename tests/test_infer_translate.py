@@ -102,7 +102,7 @@ def test_tsv_file_keeps_the_source_beside_the_translation(ws, llm, tmp_path):
 def test_bad_input_file_names_the_line(ws, llm, tmp_path):
     src = tmp_path / "bad.txt"
     src.write_bytes(b"fine\n\xff\xfe broken\n")
-    with pytest.raises(InputFormatError, match=r"bad.txt:2: not UTF-8"):
+    with pytest.raises(InputFormatError, match=r"bad.txt:2: expected UTF-8 text, found byte 0x"):
         translate_file(ws, src, tmp_path / "out.txt", to="cy", translator=Translator(ws, llm=llm))
     assert not (tmp_path / "out.txt").exists()
 

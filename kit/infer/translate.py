@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputFormatError, TaalkitError
+from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
+from ..dictionary.textfile import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
@@ -179,16 +180,7 @@ def read_source_lines(path: os.PathLike | str) -> tuple[list[str], bool]:
     if not path.is_file():
         raise TaalkitError(f"{path}: no such file")
     is_tsv = path.suffix.lower() == ".tsv"
-    texts = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise InputFormatError(path, number, "not UTF-8 text; save the file as UTF-8") from None
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            texts.append(line.split("\t")[0] if is_tsv else line)
+    texts = [line.split("\t")[0] if is_tsv else line for _number, line in iter_lines(path)]
     return texts, is_tsv
 
 
