@@ -15,6 +15,7 @@ from typing import Optional
 
 from ..errors import ResourceError, TaalkitError
 from ..fsutil import human_bytes, require_free_disk
+from ..models.loading import resolve_device  # noqa: F401  (one device policy for every stage)
 
 STAGES = ("embeddings", "lora", "full")
 # Below this budget `auto` trains only embeddings (+ head): the paper's first phase, which moves
@@ -22,26 +23,6 @@ STAGES = ("embeddings", "lora", "full")
 AUTO_EMBEDDINGS_MINUTES = 30
 AUTO_EMBEDDINGS_STEPS = 300
 LORA_RANK = 16
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → CUDA when present, else Apple MPS, else CPU; an explicit missing device is an error."""
-    import torch
-
-    device = (device or "auto").lower()
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TaalkitError("--device cuda asked for, but torch sees no CUDA GPU; use --device auto or cpu")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise TaalkitError("--device mps asked for, but this torch has no Apple MPS; use --device auto or cpu")
-    if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise TaalkitError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
-    return device
 
 
 def physical_cores() -> int:

@@ -11,8 +11,8 @@ laptop. The formula (bytes, fp32 on CPU)::
 
 P parameters, B batch, S sequence length, L layers, H hidden size, V vocabulary,
 heads = H / 64. T by stage: ``embeddings`` = V·H (·2 when the head is untied), ``lora`` =
-rank 16 adapters on the seven projections of every layer, ``full`` = P. The activation and
-logit terms are the ones ``kit.finetune.plan.estimate_memory`` uses (calibrated there to the
+rank 16 adapters on the seven projections of every layer, ``full`` = P. The figure is computed by
+``kit.finetune.plan.estimate_memory`` itself (calibrated there to the
 7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU), so the two agree when given the
 same shape. When only P is known the shape is guessed from Llama proportions (H ≈ √(P/350),
 L = 30, V = 32000): a rough figure, marked as such by the caller.
@@ -26,8 +26,6 @@ from typing import Optional
 from ..errors import TaalkitError
 
 STAGES = ("embeddings", "lora", "full")
-LORA_RANK = 16
-OVERHEAD = 300 * 2**20
 
 
 def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int, *,
@@ -39,20 +37,12 @@ def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int
         raise TaalkitError(f"unknown fine-tuning stage {stage!r}; use one of {', '.join(STAGES)}")
     if param_count <= 0 or batch < 1 or seq_len < 1:
         raise TaalkitError("parameter count, batch and sequence length must be positive")
+    from ..finetune.plan import ModelShape, estimate_memory
+
     hidden = int(hidden_size or max(64, round(math.sqrt(param_count / 350))))
-    n_layers = int(layers or 30)
-    vocab = int(vocab_size or 32000)
-    heads = max(1, hidden // 64)
-    inter = int(intermediate_size or round(hidden * 8 / 3))
-    if stage == "embeddings":
-        trainable = vocab * hidden * (1 if tied else 2)
-    elif stage == "lora":
-        trainable = n_layers * LORA_RANK * (4 * 2 * hidden + 3 * (hidden + inter))
-    else:
-        trainable = param_count
-    tokens = batch * seq_len
-    weights = 4 * param_count
-    optimizer = 12 * trainable
-    activations = tokens * n_layers * (26 * hidden + 2 * heads * seq_len) * 4
-    logits = 3 * tokens * vocab * 4
-    return int(weights + optimizer + activations + logits + OVERHEAD)
+    shape = ModelShape(
+        parameters=int(param_count), vocab_size=int(vocab_size or 32000), hidden_size=hidden,
+        layers=int(layers or 30), heads=max(1, hidden // 64),
+        intermediate_size=int(intermediate_size or round(hidden * 8 / 3)), tied=bool(tied),
+    )
+    return estimate_memory(shape, stage, batch, seq_len, "cpu")
