@@ -10,6 +10,8 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
+import math
+
 import glob
 import importlib.util
 import json
@@ -162,12 +164,7 @@ def inspect_gguf(path: Path) -> SourceModel:
     vocab = meta.get(f"{arch}.vocab_size") or meta.get("tokenizer.ggml.tokens.count")
     if "token_embd.weight" in tensors and vocab is None:
         vocab = min(tensors["token_embd.weight"])
-    params = 0
-    for shape in tensors.values():
-        n = 1
-        for d in shape:
-            n *= d
-        params += n
+    params = _element_count(tensors.values())
     name = str(meta.get("general.name") or path.stem)
     licence = meta.get("general.license") or _known_licence(f"{path.name} {name}")
     return SourceModel(
@@ -209,12 +206,7 @@ def inspect_hf_folder(path: Path) -> SourceModel:
         raise TaalkitError(f"{path / 'tokenizer.json'}: missing; the kit needs the model's fast tokenizer "
                            "(tokenizer.json) beside its weights")
     shapes = safetensors_shapes(weights)
-    params = 0
-    for shape in shapes.values():
-        n = 1
-        for d in shape:
-            n *= d
-        params += n
+    params = _element_count(shapes.values())
     tied = bool(config.get("tie_word_embeddings", False)) or "lm_head.weight" not in shapes
     licence = config.get("license") or _readme_licence(path) or _known_licence(
         f"{path.name} {config.get('_name_or_path', '')}")
@@ -272,3 +264,8 @@ def _int(value) -> Optional[int]:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _element_count(shapes) -> int:
+    """Parameters of a model: the elements of all its tensors, from their shapes alone."""
+    return sum(math.prod(shape) for shape in shapes)
