@@ -10,11 +10,10 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-import math
-
 import glob
 import importlib.util
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
