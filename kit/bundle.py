@@ -162,7 +162,8 @@ def _slim_database(ws: Workspace, out: Path, export_id: int, gguf_name: str) -> 
             if table not in KEPT_TABLES:
                 dst.execute(f"delete from [{table}]")
         dst.execute("delete from exports where id != ?", [export_id])
-        dst.execute("update exports set path = ? where id = ?", [gguf_name, export_id])
+        dst.execute("update exports set path = ?, verification = ? where id = ?",
+                    [gguf_name, _bundled_verification(ws, dst, export_id, gguf_name), export_id])
         # Keep the exported model's row (its card) but not paths to folders that are not in the bundle.
         model_id = dst.execute("select model_id from exports where id = ?", [export_id]).fetchone()[0]
         dst.execute("delete from models where id is not ?", [model_id])
@@ -172,6 +173,27 @@ def _slim_database(ws: Workspace, out: Path, export_id: int, gguf_name: str) -> 
         dst.execute("VACUUM")
     finally:
         dst.close()
+
+
+def _bundled_verification(ws: Workspace, db: sqlite3.Connection, export_id: int, gguf_name: str) -> Optional[str]:
+    """The export's verification report naming the GGUF where the bundle puts it.
+
+    Rows written before reports were stored relative to the workspace hold absolute paths of the
+    workbench laptop; the F16 reference stays behind, named relative to the workspace when inside it.
+    """
+    raw = db.execute("select verification from exports where id = ?", [export_id]).fetchone()[0]
+    try:
+        report = json.loads(raw) if raw else None
+    except ValueError:
+        return raw
+    if not isinstance(report, dict):
+        return raw
+    if report.get("path"):
+        report["path"] = gguf_name
+    ref = report.get("reference")
+    if isinstance(ref, dict) and ref.get("path") and Path(ref["path"]).is_absolute():
+        ref["path"] = ws.relative(ref["path"])
+    return json.dumps(report, ensure_ascii=False)
 
 
 def _write_streamed(zf: zipfile.ZipFile, path: Path, name: str, progress, cancel) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .dictionary.langs import language_name
 from .errors import TaalkitError
 from .fsutil import atomic_path, human_bytes
 from .progress import CancelToken, ProgressCallback, emit
@@ -30,7 +31,6 @@ from .workspace import Workspace
 
 STAGE = "demo"
 LANGS = ("cy", "fy", "af")
-LANG_NAMES = {"cy": "Welsh", "fy": "West Frisian", "af": "Afrikaans"}
 # The chat example asks, in the target language, the kind of question the demo text (software UI
 # strings) covers, under a system prompt in that language too: a briefly tuned 135M model answers
 # in the language of its context, so an English system prompt mostly gets English (or an echo) back.
@@ -305,7 +305,7 @@ def _examples(ws, gguf: Path, files: DemoData, settings: DemoSettings, cancel) -
         result = translator.translate(en, to=ws.target_lang, glossary=False, cancel=cancel)
         translations.append({"source": en, "reference": reference, "hypothesis": result.text,
                              "glossary": len(result.glossary_entries)})
-    name = LANG_NAMES.get(ws.target_lang, ws.target_lang)
+    name = language_name(ws.target_lang)
     system, prompt = CHAT_PROMPTS.get(ws.target_lang, (f"You are a helpful assistant. Answer in {name}.", "Hello!"))
     chat = ChatSession(llm, ws=ws, temperature=0.0, seed=0, max_tokens=settings.chat_tokens, system_prompt=system)
     reply = chat.send(prompt, cancel=cancel)
@@ -352,7 +352,7 @@ def _summary(ws, lang, gguf: Path, test_name: str, steps: _Steps, examples: dict
 
 def format_summary(summary: dict) -> str:
     """The table ``taalkit demo`` prints at the end: what was made, how long it took, how good it is."""
-    lines = [f"taalkit demo: en→{summary['lang']} ({LANG_NAMES.get(summary['lang'], '')}) in {summary['workspace']}", ""]
+    lines = [f"taalkit demo: en→{summary['lang']} ({language_name(summary['lang'])}) in {summary['workspace']}", ""]
     lines.append("Example translations by the exported GGUF (held-out test lines):")
     for t in summary["translations"]:
         lines += [f"  en:   {t['source']}", f"  ref:  {t['reference']}", f"  ours: {t['hypothesis']}", ""]

@@ -144,3 +144,32 @@ def test_cli_bundle_and_open(exported_ws, tmp_path):
     assert "chat" in result.output and (dest / "taalkit.db").is_file()
     result = runner.invoke(main, ["open", str(tmp_path / "nope.zip"), "--to", str(tmp_path / "z")])
     assert result.exit_code == 2 and "no such bundle" in result.output
+
+
+def test_bundled_verification_names_no_workbench_folder(exported_ws, tmp_path):
+    """A report stored with absolute paths (before reports were stored relative) is rewritten in the bundle."""
+    ws = exported_ws
+    reference = ws.gguf_dir / "finetuned-1-F16.gguf"
+    legacy_file = ws.gguf_dir / "legacy-F16.gguf"
+    shutil.copyfile(reference, legacy_file)
+    legacy = {"path": str(legacy_file), "ok": True, "file_type": "F16",
+              "reference": {"path": str(reference), "file_type": "F16"}}
+    row = next(ws.db.query("select * from exports order by id desc limit 1"))
+    export_id = ws.db["exports"].insert({**{k: v for k, v in row.items() if k != "id"},
+                                         "path": "gguf/legacy-F16.gguf", "verification": json.dumps(legacy)}).last_pk
+    try:
+        out = tmp_path / "legacy.zip"
+        bundle(ws, out, export_id=export_id)
+        field = open_bundle(out, tmp_path / "field")
+        try:
+            stored = field.db.execute("select verification from exports").fetchone()[0]
+        finally:
+            field.close()
+    finally:
+        with ws.db.conn:
+            ws.db.execute("delete from exports where id = ?", [export_id])
+        legacy_file.unlink()
+    assert str(ws.root) not in stored
+    report = json.loads(stored)
+    assert report["path"] == "gguf/legacy-F16.gguf" and report["ok"] is True
+    assert report["reference"] == {"path": "gguf/finetuned-1-F16.gguf", "file_type": "F16"}

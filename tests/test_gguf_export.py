@@ -67,6 +67,12 @@ def test_export_q8_0_then_q4_0_records_verified_rows(tiny_ws):
     rows = list(tiny_ws.db.query("select * from exports order by id"))
     assert [r["quant"] for r in rows] == ["Q8_0", "Q4_0"]
     assert json.loads(rows[0]["verification"])["ok"] is True
+    # The stored report names files relative to the workspace (it is moved and bundled), never its folder.
+    stored = json.loads(rows[0]["verification"])
+    assert str(tiny_ws.root) not in rows[0]["verification"]
+    assert stored["path"] == "gguf/finetuned-1-Q8_0.gguf" == v["path"]
+    assert stored["reference"]["path"] == "gguf/finetuned-1-F16.gguf"
+    assert tiny_ws.model_dir({"path": stored["reference"]["path"]}).is_file()
     assert rows[0]["model_id"] == tiny_ws.latest_model()["id"]
 
     f = GGUFReader(str(path)).fields
@@ -81,6 +87,18 @@ def test_f16_export_compares_logits_with_torch(tiny_ws):
     logits = row["verification"]["logits"]
     assert logits["prompts"] >= len(HELDOUT) and logits["top1_all_equal"]
     assert row["verification"]["reply"] is not None
+
+
+def test_report_paths_outside_the_workspace_stay_absolute(workspace, tmp_path):
+    from kit.gguf import _store_paths_relative
+
+    outside = tmp_path / "elsewhere" / "m-Q8_0.gguf"
+    report = {"path": str(outside), "ok": True,
+              "reference": {"path": str(workspace.gguf_dir / "m-F16.gguf"), "file_type": "F16"}}
+    _store_paths_relative(workspace, report)
+    assert report["path"] == str(outside)
+    assert report["reference"] == {"path": "gguf/m-F16.gguf", "file_type": "F16"}
+    assert _store_paths_relative(workspace, {"ok": True}) == {"ok": True}  # --no-verify reports have no paths
 
 
 def test_bad_requests_fail_before_writing(workspace, tiny_ws):
@@ -110,6 +128,9 @@ def test_cli_export_verify_and_errors(tiny_ws, tmp_path):
     res = runner.invoke(main, [*w, "export", "--quant", "Q4_0"])
     assert res.exit_code == 0, res.output
     assert "tokenization: identical" in res.output and "verification: OK" in res.output
+    assert f"wrote {tiny_ws.gguf_dir / 'finetuned-1-Q4_0.gguf'} (Q4_0" in res.output
+    stored = tiny_ws.db.execute("select verification from exports order by id desc limit 1").fetchone()[0]
+    assert str(tiny_ws.root) not in stored and json.loads(stored)["path"] == "gguf/finetuned-1-Q4_0.gguf"
 
     res = runner.invoke(main, [*w, "export", "--verify", str(tiny_ws.gguf_dir / "finetuned-1-Q4_0.gguf")])
     assert res.exit_code == 0, res.output

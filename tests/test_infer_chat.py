@@ -139,6 +139,23 @@ def test_conversation_reopens_and_exports(llm, workspace, tmp_path):
     assert not (tmp_path / "c.pdf").exists()
 
 
+def test_conversation_model_path_is_stored_relative_to_the_workspace(llm, workspace, tmp_path):
+    # A session given the absolute path of a GGUF inside the workspace (what the demo's session gets
+    # from llama.cpp): the row names it relative to the workspace, so the workspace can be moved.
+    inside = workspace.gguf_dir / "finetuned-1-Q8_0.gguf"
+    session = ChatSession(llm, ws=workspace, model_path=str(inside), temperature=0.0, max_tokens=4)
+    session.send("Hi").close()
+    conv = store.conversation(workspace, session.conversation_id)
+    assert conv["model_path"] == "gguf/finetuned-1-Q8_0.gguf"
+    assert workspace.model_dir({"path": conv["model_path"]}) == inside
+    assert str(workspace.root) not in json.dumps(store.list_conversations(workspace))
+    # Already relative: kept; outside the workspace: kept absolute; none: empty.
+    outside = tmp_path / "elsewhere" / "m.gguf"
+    for given, stored in (("gguf/m.gguf", "gguf/m.gguf"), (outside, str(outside)), ("", "")):
+        cid = store.start_conversation(workspace, model_path=given, system_prompt="")
+        assert store.conversation(workspace, cid)["model_path"] == stored
+
+
 def test_system_prompts_are_saved_edited_and_deleted(workspace):
     store.save_system_prompt(workspace, "tutor", "Answer in Welsh.")
     store.save_system_prompt(workspace, "tutor", "Answer in simple Welsh.")

@@ -105,6 +105,18 @@ def _fresh(gguf_path: Path, model_dir: Path) -> bool:
     return gguf_path.stat().st_mtime >= newest
 
 
+def _store_paths_relative(ws, report: dict) -> dict:
+    """The report's file paths (the GGUF, its F16 reference) relative to the workspace, in place.
+
+    The report is kept in ``exports.verification``; a workspace is moved and bundled, so it must
+    not name the folder it was made in. Files outside the workspace keep their absolute path.
+    """
+    for part in (report, report.get("reference")):
+        if isinstance(part, dict) and part.get("path"):
+            part["path"] = ws.relative(part["path"])
+    return report
+
+
 def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = "Q8_0",
                  out: Optional[os.PathLike | str] = None, verify: bool = True,
                  progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
@@ -148,6 +160,7 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
     if verify:
         verification.update(verify_gguf(target, model_dir, heldout_texts(ws), reference=reference,
                                         progress=progress, cancel=cancel))
+        _store_paths_relative(ws, verification)
     record = {
         "model_id": row["id"], "path": ws.relative(target), "quant": quant,
         "size_bytes": target.stat().st_size, "sha256": sha256_file(target),

@@ -51,7 +51,15 @@ def delete_system_prompt(ws, name: str) -> bool:
 
 
 # -- conversations --------------------------------------------------------------------
-def start_conversation(ws, *, model_path: str, system_prompt: str, title: str = "") -> int:
+def start_conversation(ws, *, model_path: os.PathLike | str, system_prompt: str, title: str = "") -> int:
+    """A new conversation row, its ``model_path`` stored relative to the workspace (``ws.model_dir`` resolves it).
+
+    A relative ``model_path`` is taken as already relative to the workspace; an absolute one
+    inside it is made relative (the workspace can be moved or bundled), one outside stays absolute.
+    """
+    model_path = str(model_path or "")
+    if model_path and Path(model_path).is_absolute():
+        model_path = ws.relative(model_path)
     table = ws.db["conversations"]
     table.insert({"title": title, "model_path": model_path, "system_prompt": system_prompt,
                   "created_at": now()})

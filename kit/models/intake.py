@@ -64,11 +64,13 @@ def add_model(ws: Workspace, source: str = "default", *, name: Optional[str] = N
         if existing["sha256"] == sha and (ws.model_dir(existing) / "config.json").is_file():
             emit(progress, STAGE, 4, 4, f"{name} already added")
             return existing
+        # One message for the CLI and the app alike: neither face's controls are named here.
         raise WorkspaceError(f"the workspace already has a model named {name!r} (from {existing['source_path']}); "
-                             "choose another with --name")
+                             "add this one under another model name, or in a new workspace")
     target = ws.models_dir / name
     if target.exists():
-        raise WorkspaceError(f"{target} exists but is not a model of this workspace; move it away or use --name")
+        raise WorkspaceError(f"{target} exists but is not a model of this workspace; move it away, "
+                             "or add the model under another model name")
     need = (info.parameters or 0) * 4 if info.kind == "gguf" else sum(f.stat().st_size for f in info.files)
     require_free_disk(ws.models_dir, int(need * 1.05) + 32 * 2**20, f"the model {name}")
     if info.kind == "gguf":

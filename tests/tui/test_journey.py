@@ -86,6 +86,10 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         await pilot.click("#export")
         await done(pilot, "export")
         assert app.workspace.checklist()["exported"]
+        # The shown and stored report name the GGUF relative to the workspace (it can be moved).
+        stored = app.workspace.db.execute("select path, verification from exports").fetchone()
+        assert str(app.workspace.root) not in stored[1] and '"path": "%s"' % stored[0] in stored[1]
+        assert str(app.workspace.root) not in str(app.screen.query_one("#verification").render())
 
         # Chat: a reply streams in.
         await pilot.press("f6")
@@ -99,6 +103,8 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         assert len(replies) == 1 and replies[0].text.strip(), "no reply text appeared"
         saved = list(app.workspace.db["messages"].rows_where("role = 'assistant'"))
         assert saved and saved[-1]["content"] == replies[0].text
+        conv = next(app.workspace.db["conversations"].rows_where(order_by="id desc"))
+        assert conv["model_path"] == stored[0]  # the export, named relative to the workspace
         await pilot.press("ctrl+y")
         assert app.clipboard == replies[0].text
 
