@@ -135,7 +135,7 @@ def read_manifest(zip_path: os.PathLike | str) -> dict:
 
 def _pick_export(ws: Workspace, export_id: Optional[int]) -> dict:
     if export_id is None:
-        rows = list(ws.db.query("select * from exports order by id desc limit 1"))
+        rows = list(ws.db.query("select * from exports order by created_at desc, id desc limit 1"))
         if not rows:
             raise WorkspaceError("this workspace has no exported model to bundle; run 'taalkit export' first")
         return rows[0]

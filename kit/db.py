@@ -142,6 +142,23 @@ def m001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+def save_by_key(db: sqlite_utils.Database, table: str, row: dict, key: str = "name") -> int:
+    """Insert ``row`` into ``table``, or update in place the row whose ``key`` column matches; return its id.
+
+    Re-running a stage that makes the same artefact (a model called ``transtok-fvt``, a tokenizer,
+    the file ``gguf/x-Q8_0.gguf``) must keep the row's id, so that rows pointing at it
+    (``models.parent_id``, ``exports.model_id``, ``runs.model_id``, ``mappings.source_model_id`` …)
+    still resolve. Columns missing from ``row`` keep their stored values. Should an older kit have
+    left several rows with that key, the newest one is updated.
+    """
+    row = {k: v for k, v in row.items() if k != "id"}
+    found = db.execute(f"select id from [{table}] where [{key}] = ? order by id desc limit 1", [row[key]]).fetchone()
+    if found is None:
+        return db[table].insert(row).last_pk
+    db[table].update(found[0], row)
+    return found[0]
+
+
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a workspace database and bring its schema up to date."""
     db = sqlite_utils.Database(path)

@@ -166,12 +166,15 @@ class Workspace:
     def latest_model(self, *roles: str) -> Optional[dict]:
         """The newest model row with one of ``roles`` (in preference order), or None.
 
+        Newest means most recently made: a stage that remakes a model updates its row in place
+        (same id, new ``created_at``), so the order is ``created_at``, then ``id``.
+
         ``models.path`` is stored relative to the workspace root so a workspace can be moved
         or bundled; ``model_dir(row)`` turns it into a path.
         """
         for role in roles or ("finetuned", "transtok", "source"):
             row = self.db.execute(
-                "select * from models where role = ? order by id desc limit 1", [role]
+                "select * from models where role = ? order by created_at desc, id desc limit 1", [role]
             ).fetchone()
             if row:
                 cols = [c[0] for c in self.db.execute("select * from models limit 0").description]

@@ -122,6 +122,33 @@ def test_minutes_budget_stops_by_time(tmp_path, tiny_llama_dir):
     assert extra["steps"] >= 1 and extra["elapsed_s"] >= 1.2
 
 
+def test_recording_a_run_again_keeps_the_model_id(tmp_path, tiny_llama_dir, monkeypatch):
+    """Killed after the model row was written but before the run was marked finished: the resume
+    records the model again, in place, so rows that already point at it still resolve."""
+    import kit.finetune as ft
+
+    ws = _make(tmp_path, "ws", tiny_llama_dir)
+    record = ft._record_model
+
+    def record_then_die(*args, **kwargs):
+        record(*args, **kwargs)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(ft, "_record_model", record_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        finetune(ws, steps=3, stage="full", **SMALL)
+    first = ws.latest_model("finetuned")
+    ws.db["models"].insert({"name": "other", "role": "source", "path": "models/other"})  # a newer id
+    ws.db["exports"].insert({"model_id": first["id"], "path": "gguf/finetuned-1-F16.gguf", "quant": "F16"})
+    monkeypatch.setattr(ft, "_record_model", record)
+
+    again = finetune(ws, resume=True)
+    assert again["id"] == first["id"] and again["name"] == first["name"] == "finetuned-1"
+    assert ws.db["runs"].get(1)["output_model_id"] == first["id"]
+    assert ws.db.execute("select m.name from exports e join models m on m.id = e.model_id").fetchall() == [
+        ("finetuned-1",)]
+
+
 def test_nothing_to_resume_and_no_model_are_clear_errors(workspace):
     with pytest.raises(WorkspaceError, match="no unfinished"):
         finetune(workspace, resume=True)

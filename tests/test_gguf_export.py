@@ -89,6 +89,25 @@ def test_f16_export_compares_logits_with_torch(tiny_ws):
     assert row["verification"]["reply"] is not None
 
 
+def test_exporting_the_same_file_again_updates_its_row(tiny_ws, monkeypatch):
+    import itertools
+
+    import kit.workspace
+    from kit.infer.default_model import latest_export_gguf
+
+    clock = (f"2026-01-01T00:00:{s:02d}+00:00" for s in itertools.count())
+    monkeypatch.setattr(kit.workspace, "now", lambda: next(clock))  # one second per export: order is certain
+    first = export_model(tiny_ws, model="source-tiny", quant="F16", verify=False)
+    other = export_model(tiny_ws, model="finetuned-1", quant="F16", verify=False)
+    again = export_model(tiny_ws, model="source-tiny", quant="F16", verify=False)
+    assert again["id"] == first["id"] != other["id"]
+    rows = list(tiny_ws.db.query("select * from exports order by id"))
+    assert [r["path"] for r in rows] == ["gguf/source-tiny-F16.gguf", "gguf/finetuned-1-F16.gguf"]
+    assert rows[0]["created_at"] == again["created_at"] > first["created_at"]
+    # The file written last is the newest export, the one chat and bundle pick by default.
+    assert latest_export_gguf(tiny_ws) == tiny_ws.root / "gguf/source-tiny-F16.gguf"
+
+
 def test_report_paths_outside_the_workspace_stay_absolute(workspace, tmp_path):
     from kit.gguf import _store_paths_relative
 

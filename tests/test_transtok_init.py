@@ -160,6 +160,34 @@ def test_baselines_are_what_they_say(workspace, source_dir, target_dir, source_t
     assert workspace.latest_model("transtok")["method"] == "random"
 
 
+def test_rerun_updates_the_model_row_in_place(workspace, source_dir, target_dir, monkeypatch):
+    """Re-running keeps the trans-tokenized model's id: its fine-tuned child, runs and exports still resolve."""
+    import itertools
+
+    import kit.transtok
+
+    clock = (f"2026-01-01T00:00:{s:02d}+00:00" for s in itertools.count())
+    monkeypatch.setattr(kit.transtok, "now", lambda: next(clock))  # one second per row: order is certain
+    first = transtokenize(workspace, method="fvt", tokenizer=target_dir, source_model=source_dir)
+    # Later stages made rows that point at it (and got newer ids).
+    child = workspace.db["models"].insert({"name": "finetuned-1", "role": "finetuned", "path": "models/finetuned-1",
+                                           "parent_id": first["id"]}).last_pk
+    workspace.db["runs"].insert({"kind": "finetune", "model_id": first["id"], "output_model_id": child})
+    workspace.db["exports"].insert({"model_id": first["id"], "path": "gguf/transtok-fvt-Q8_0.gguf", "quant": "Q8_0"})
+    transtokenize(workspace, method="mean", tokenizer=target_dir, source_model=source_dir)
+
+    again = transtokenize(workspace, method="fvt", tokenizer=target_dir, source_model=source_dir)
+    assert again["id"] == first["id"]
+    assert again["created_at"] > first["created_at"] and again["path"] == first["path"]
+    assert workspace.db.execute("select count(*) from models where name = 'transtok-fvt'").fetchone()[0] == 1
+    joined = workspace.db.execute(
+        "select p.name, r.kind, e.quant from models c join models p on p.id = c.parent_id "
+        "join runs r on r.model_id = p.id join exports e on e.model_id = p.id where c.id = ?", [child]).fetchall()
+    assert joined == [("transtok-fvt", "finetune", "Q8_0")]
+    # Remade last, so it is the newest trans-tokenized model although its id is older than mean's.
+    assert workspace.latest_model("transtok")["method"] == "fvt"
+
+
 def test_parallel_and_dictionary_evidence_are_combined_with_provenance(source_tok, target_dir):
     from transformers import AutoTokenizer
 

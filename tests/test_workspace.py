@@ -140,3 +140,31 @@ def test_workspace_option_works_after_the_verb_too(tmp_path):
         assert run.returncode == 0, (verb, run.stderr)
     st = subprocess.run(exe + ["status", "-w", ws], capture_output=True, text=True)
     assert ws in st.stdout
+
+
+def test_save_by_key_updates_in_place_and_newest_follows_created_at(workspace):
+    from kit.db import save_by_key
+
+    db = workspace.db
+    first = save_by_key(db, "models", {"name": "transtok-fvt", "role": "transtok", "path": "models/a",
+                                       "licence": "mit", "created_at": "2026-01-01T00:00:00+00:00"})
+    later = save_by_key(db, "models", {"name": "transtok-mean", "role": "transtok", "path": "models/b",
+                                       "created_at": "2026-01-02T00:00:00+00:00"})
+    child = db["models"].insert({"name": "finetuned-1", "role": "finetuned", "parent_id": first}).last_pk
+    db["exports"].insert({"model_id": first, "path": "gguf/a.gguf"})
+    # Remade: same id, new values, columns not given keep theirs; what points at it still joins.
+    again = save_by_key(db, "models", {"id": 999, "name": "transtok-fvt", "role": "transtok", "path": "models/a2",
+                                       "created_at": "2026-01-03T00:00:00+00:00"})
+    assert again == first and again != later
+    row = db["models"].get(first)
+    assert (row["path"], row["licence"], row["created_at"]) == ("models/a2", "mit", "2026-01-03T00:00:00+00:00")
+    assert db.execute("select count(*) from models where name = 'transtok-fvt'").fetchone()[0] == 1
+    assert db.execute("select p.name from models c join models p on p.id = c.parent_id where c.id = ?",
+                      [child]).fetchone()[0] == "transtok-fvt"
+    assert db.execute("select m.path from exports e join models m on m.id = e.model_id").fetchone()[0] == "models/a2"
+    # The remade row is the newest although its id is older.
+    assert workspace.latest_model("transtok")["name"] == "transtok-fvt"
+    # Another key column: one exports row per file.
+    e1 = save_by_key(db, "exports", {"model_id": first, "path": "gguf/b.gguf", "quant": "F16"}, key="path")
+    e2 = save_by_key(db, "exports", {"model_id": later, "path": "gguf/b.gguf", "quant": "F16"}, key="path")
+    assert e1 == e2 and db["exports"].get(e1)["model_id"] == later

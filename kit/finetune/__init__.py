@@ -155,6 +155,7 @@ def _pick_model(ws, model) -> dict:
 
 
 def _record_model(ws, run, folder, summary: dict) -> dict:
+    from ..db import save_by_key
     from ..fsutil import sha256_file
     from ..workspace import now
 
@@ -166,7 +167,6 @@ def _record_model(ws, run, folder, summary: dict) -> dict:
         parent = parents[0] if parents else None
     weights = folder / "model.safetensors"
     name = f"finetuned-{run.run_id}"
-    ws.db.execute("delete from models where name = ?", [name])
     row = {
         "name": name, "role": "finetuned", "path": ws.relative(folder),
         "architecture": (model_config.architectures or [type(run.model).__name__])[0],
@@ -180,5 +180,5 @@ def _record_model(ws, run, folder, summary: dict) -> dict:
         "parent_id": cfg.model_id, "method": f"finetune-{cfg.stage}", "created_at": now(),
         "extra": json.dumps({"run_id": run.run_id, **summary}),
     }
-    row["id"] = ws.db["models"].insert(row).last_pk
+    row["id"] = save_by_key(ws.db, "models", row)  # in place when recorded again: exports keep their model
     return row

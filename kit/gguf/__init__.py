@@ -126,6 +126,7 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
     reference kept beside them (``<name>-F16.gguf``), which verification compares against.
     Returns the new ``exports`` row, with ``verification`` decoded to a dict.
     """
+    from ..db import save_by_key
     from ..fsutil import sha256_file
     from ..workspace import now
     from .quantize import quant_type, quantize_gguf
@@ -166,5 +167,5 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
         "size_bytes": target.stat().st_size, "sha256": sha256_file(target),
         "verification": json.dumps(verification, ensure_ascii=False), "created_at": now(),
     }
-    record["id"] = ws.db["exports"].insert(record).last_pk
+    record["id"] = save_by_key(ws.db, "exports", record, key="path")  # one row per file, updated when rewritten
     return {**record, "verification": verification}

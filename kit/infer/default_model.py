@@ -29,7 +29,7 @@ def default_model_gguf() -> Path:
 
 def latest_export_gguf(ws) -> Optional[Path]:
     """The newest row of ``exports`` (its ``path`` is relative to the workspace), or None."""
-    row = ws.db.execute("select path from exports order by id desc limit 1").fetchone()
+    row = ws.db.execute("select path from exports order by created_at desc, id desc limit 1").fetchone()
     if not row or not row[0]:
         return None
     path = Path(row[0])

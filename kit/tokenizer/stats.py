@@ -28,7 +28,7 @@ def measure(tokenizer, texts: Sequence[str]) -> dict:
 
 
 def tokenizer_row(ws: Workspace, name: Optional[str] = None) -> dict:
-    sql, args = "select * from tokenizers order by id desc limit 1", []
+    sql, args = "select * from tokenizers order by created_at desc, id desc limit 1", []
     if name:
         sql, args = "select * from tokenizers where name = ?", [name]
     rows = list(ws.db.query(sql, args))

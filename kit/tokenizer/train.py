@@ -41,6 +41,7 @@ import random
 from pathlib import Path
 from typing import Optional
 
+from ..db import save_by_key
 from ..errors import TaalkitError, WorkspaceError
 from ..fsutil import atomic_path, sha256_file
 from ..progress import CancelToken, ProgressCallback, emit
@@ -268,12 +269,7 @@ def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: st
     row = {"name": name, "path": ws.relative(target), "algo": algo, "vocab_size": tok.get_vocab_size(),
            "seed": seed, "sha256": sha, "trained_on": json.dumps(trained_on), "created_at": now(),
            "extra": json.dumps(extra, sort_keys=True)}
-    old = list(ws.db.query("select id from tokenizers where name = ?", [name]))
-    if old:
-        ws.db["tokenizers"].update(old[0]["id"], row)
-        row_id = old[0]["id"]
-    else:
-        row_id = ws.db["tokenizers"].insert(row).last_pk
+    row_id = save_by_key(ws.db, "tokenizers", row)  # in place when retrained: mappings keep their tokenizer
     emit(progress, STAGE, 3, 3, f"{name}: {row['vocab_size']} tokens")
     return {"id": row_id, **row}
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from ..db import save_by_key
 from ..errors import TaalkitError, WorkspaceError
 from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
@@ -193,7 +194,7 @@ def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:
 def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
     cols = [c[0] for c in ws.db.execute("select * from tokenizers limit 0").description]
     if tokenizer is None:
-        row = ws.db.execute("select * from tokenizers order by id desc limit 1").fetchone()
+        row = ws.db.execute("select * from tokenizers order by created_at desc, id desc limit 1").fetchone()
         if row is None:
             raise WorkspaceError("no target tokenizer in this workspace; train one with 'taalkit tokenizer train'")
     elif isinstance(tokenizer, dict):
@@ -246,8 +247,8 @@ def _pad(texts: list[str], n: Optional[int]) -> list[str]:
 def _record(ws: Workspace, method, out_dir, src_row, src_dir, tok_row, facts, mapping, target_tok) -> dict:
     name = f"transtok-{method}"
     with ws.db.conn:
-        ws.db.execute("delete from models where name = ?", [name])
-        model_id = ws.db["models"].insert({
+        # Updated in place when re-run: fine-tuned children, runs and exports keep pointing at it.
+        model_id = save_by_key(ws.db, "models", {
             "name": name, "role": "transtok", "path": ws.relative(out_dir),
             "architecture": (src_row or {}).get("architecture"), "parameters": facts["parameters"],
             "vocab_size": facts["vocab_size"], "hidden_size": facts["hidden_size"], "tied": int(facts["tied"]),
@@ -256,7 +257,7 @@ def _record(ws: Workspace, method, out_dir, src_row, src_dir, tok_row, facts, ma
             "parent_id": (src_row or {}).get("id"), "method": method, "created_at": now(),
             "extra": json.dumps({"tokenizer_id": (tok_row or {}).get("id"),
                                  "fallback": mapping.stats.get("fallback", 0)}),
-        }).last_pk
+        })
         ws.db["mappings"].insert({
             "source_model_id": (src_row or {}).get("id"), "tokenizer_id": (tok_row or {}).get("id"),
             "method": method, "path": ws.relative(mapping_dir(out_dir)),
