@@ -11,10 +11,10 @@ import torch
 from kit.finetune import checkpoint as ck
 
 
-def _trained_optimizer(seed=0):
+def _trained_optimizer(seed=0, make=None):
     torch.manual_seed(seed)
     model = torch.nn.Linear(4, 3)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    opt = make(list(model.parameters())) if make else torch.optim.AdamW(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
     for _ in range(3):
         model(torch.randn(5, 4)).pow(2).mean().backward()
@@ -54,6 +54,29 @@ def test_everything_round_trips_without_pickle(tmp_path):
     ck.restore_rng(loaded)
     assert torch.equal(torch.rand(3), expected[0])
     assert random.random() == expected[1] and np.random.rand() == expected[2]
+
+
+def test_the_kits_fused_optimizer_resumes_to_the_same_next_step(tmp_path):
+    """The loop's fused AdamW keeps its step count as a tensor beside the parameter: after a
+    restore into a fresh optimizer, the next update must equal the one the original makes."""
+    from kit.finetune.loop import make_optimizer
+
+    make = lambda params: make_optimizer(params, 1e-2, "cpu")  # noqa: E731
+    model, opt, sched = _trained_optimizer(make=make)
+    assert opt.param_groups[0]["fused"] is True  # the fast kernel really is in use on CPU
+    _save(tmp_path, 3, model, opt, sched)
+    loaded = ck.load_latest(tmp_path)
+    model2, opt2, _ = _trained_optimizer(seed=1, make=make)
+    with torch.no_grad():
+        for name, p in model2.named_parameters():
+            p.copy_(loaded.trainable[name])
+    ck.restore_optimizer(opt2, loaded, "cpu")
+    x = torch.randn(5, 4)
+    for m, o in ((model, opt), (model2, opt2)):
+        m(x).pow(2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(a, b)
 
 
 def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
