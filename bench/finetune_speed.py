@@ -142,7 +142,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--rows", type=int, default=3000, help="demo pairs to import")
-    ap.add_argument("--repeats", type=int, default=3, help="rounds, order alternating (median reported)")
+    ap.add_argument("--repeats", type=int, default=5, help="rounds, order alternating (median reported)")
     ap.add_argument("--threads", type=int, default=None, help="default: physical cores")
     args = ap.parse_args()
 
