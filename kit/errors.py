@@ -16,6 +16,14 @@ class WorkspaceError(TaalkitError):
     """The workspace is missing, not a workspace, or lacks a stage's input."""
 
 
+class NameTaken(WorkspaceError):
+    """The workspace already holds a different artefact under this name.
+
+    A class of its own so each face can add its way of choosing another name (the CLI's ``--name``)
+    to a message that names no control itself.
+    """
+
+
 class InputFormatError(TaalkitError):
     """A malformed input file; the message starts with ``FILE:LINE:``."""
 

@@ -86,6 +86,14 @@ def test_adding_the_same_model_again_returns_the_row_and_a_clash_is_refused(work
     assert workspace.latest_model("source")["name"] == "untied"
 
 
+def test_the_cli_says_how_to_choose_another_name_on_a_clash(workspace, tiny_llama_dir, tiny_llama_untied_dir):
+    """The kit's message names no control (the app has none called --name); the CLI adds its own."""
+    assert _run(workspace, "model", "add", str(tiny_llama_dir)).exit_code == 0
+    clash = CliRunner().invoke(main, ["-w", str(workspace.root), "model", "add", str(tiny_llama_untied_dir)])
+    assert clash.exit_code == 2
+    assert "already has a model named 'source'" in clash.output and "--name NAME" in clash.output
+
+
 def test_a_mistral_folder_is_the_llama_family_too(workspace, tiny_tokenizer, tmp_path):
     import torch
     from transformers import MistralConfig, MistralForCausalLM

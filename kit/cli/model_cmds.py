@@ -22,11 +22,15 @@ def model_group() -> None:
 @click.pass_context
 def model_add_cmd(ctx: click.Context, source: str, name) -> None:
     """Add SOURCE: 'default' (embedded SmolLM2-135M-Instruct), a Hugging Face folder or a .gguf file."""
+    from ..errors import NameTaken
     from ..fsutil import human_bytes
     from ..models import add_model
 
     ws = open_workspace(ctx)
-    row = add_model(ws, source, name=name, progress=ProgressPrinter())
+    try:
+        row = add_model(ws, source, name=name, progress=ProgressPrinter())
+    except NameTaken as err:
+        raise NameTaken(f"{err} (--name NAME)") from None
     click.echo(f"model {row['name']}: {row['architecture']}, {row['parameters'] / 1e6:.1f}M parameters, "
                f"vocabulary {row['vocab_size']}, hidden {row['hidden_size']}, "
                f"{'tied' if row['tied'] else 'untied'} head, licence {row['licence'] or 'unknown'}")

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..errors import ResourceError, TaalkitError, WorkspaceError
+from ..errors import NameTaken, ResourceError, TaalkitError, WorkspaceError
 from ..fsutil import atomic_path, human_bytes, require_free_disk, sha256_file
 from ..progress import CancelToken, ProgressCallback, emit
 from ..workspace import Workspace, now
@@ -65,11 +65,11 @@ def add_model(ws: Workspace, source: str = "default", *, name: Optional[str] = N
             emit(progress, STAGE, 4, 4, f"{name} already added")
             return existing
         # One message for the CLI and the app alike: neither face's controls are named here.
-        raise WorkspaceError(f"the workspace already has a model named {name!r} (from {existing['source_path']}); "
+        raise NameTaken(f"the workspace already has a model named {name!r} (from {existing['source_path']}); "
                              "add this one under another model name, or in a new workspace")
     target = ws.models_dir / name
     if target.exists():
-        raise WorkspaceError(f"{target} exists but is not a model of this workspace; move it away, "
+        raise NameTaken(f"{target} exists but is not a model of this workspace; move it away, "
                              "or add the model under another model name")
     need = (info.parameters or 0) * 4 if info.kind == "gguf" else sum(f.stat().st_size for f in info.files)
     require_free_disk(ws.models_dir, int(need * 1.05) + 32 * 2**20, f"the model {name}")
