@@ -134,6 +134,14 @@ def test_unigram_trains_with_the_same_contract(welsh_ws):
     assert tok.decode(tok(WELSH)["input_ids"]) == WELSH
 
 
+def test_the_cli_warns_that_a_unigram_tokenizer_will_not_export(welsh_ws):
+    """Export refuses unigram much later in the pipeline: the user hears it when choosing it."""
+    unigram = _run(welsh_ws, "tokenizer", "train", "--algo", "unigram", "--vocab-size", "1200")
+    assert unigram.exit_code == 0 and "cannot be exported to GGUF" in unigram.output
+    bpe = _run(welsh_ws, "tokenizer", "train", "--vocab-size", "1200")
+    assert bpe.exit_code == 0 and "GGUF" not in bpe.output
+
+
 def test_cancelled_training_writes_nothing(welsh_ws):
     from kit.errors import Cancelled
     from kit.progress import CancelToken

@@ -71,7 +71,9 @@ def tokenizer_group() -> None:
 
 @tokenizer_group.command("train")
 @click.option("--vocab-size", type=int, default=None, help="Vocabulary size (default: chosen from the amount of text).")
-@click.option("--algo", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True)
+@click.option("--algo", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True,
+              help="bpe: the one GGUF export (chat, translate) takes; unigram: for comparing fertility "
+                   "and initialisation only.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default=None, help="Folder name under tokenizer/ (default: LANG-ALGO-VOCAB).")
 @workspace_option_after_verb
@@ -91,6 +93,9 @@ def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, na
     if asked and row["vocab_size"] < asked:
         click.echo(f"  (asked for {asked}: the text has no more pairs seen twice to merge)")
     click.echo(f"  saved in {ws.root / row['path']}; sha256 {row['sha256'][:16]}…")
+    if row["algo"] == "unigram":
+        click.echo("  note: a unigram tokenizer cannot be exported to GGUF yet (llama.cpp tokenizes its "
+                   "byte-level pieces differently); train with --algo bpe for a model to chat with")
 
 
 @tokenizer_group.command("stats")
