@@ -96,11 +96,16 @@ def test_sampler_refuses_a_changed_corpus():
         BlockSampler.from_state(torch.zeros(12, 2), state, seed=0)
 
 
-def test_training_and_translation_name_the_language_alike():
-    """The fine-tune's "Translate to X:" and kit.infer's prompt must use the same words for every code."""
-    from kit.finetune.data import language_name as trained
-    from kit.infer.glossary import lang_name as asked
+def test_training_and_translation_ask_alike():
+    """The fine-tune's "Translate to X: …" and kit.infer's request must be the same words for every code."""
+    from types import SimpleNamespace
 
-    for code in ("cy", "cym", "CY-gb", "sw", "kw", "fy", "fry", "af", "en", "tt", "zz"):
-        assert trained(code) == asked(code), code
-    assert trained("cym") == "Welsh" and trained("zz") == "zz"
+    from kit.finetune.data import translation_prompts
+    from kit.infer.translate import user_message
+
+    no_template = SimpleNamespace(chat_template=None)
+    for code in ("cy", "cym", "CY-gb", "sw", "kw", "fy", "fry", "af", "tt", "zz"):
+        into_target, into_source = translation_prompts(no_template, [("hello", "helo")], "en", code)
+        assert into_target == f"{user_message('hello', code)}\nhelo", code
+        assert into_source == f"{user_message('helo', 'en')}\nhello", code
+    assert user_message("x", "cym") == "Translate to Welsh: x" and user_message("x", "zz") == "Translate to zz: x"

@@ -134,6 +134,29 @@ def test_unigram_trains_with_the_same_contract(welsh_ws):
     assert tok.decode(tok(WELSH)["input_ids"]) == WELSH
 
 
+def test_the_tokenizer_also_learns_the_words_it_will_be_asked_in(welsh_ws, welsh_train_file):
+    """Default: source side of the pairs and the prompt's words are training text, so English reads
+    in whole words; --target-only leaves them out and English falls apart into pieces."""
+    from kit.tokenizer.text import prompt_text
+
+    both = train_tokenizer(welsh_ws, vocab_size=2000, name="both")
+    only = train_tokenizer(welsh_ws, vocab_size=2000, name="only", target_only=True)
+    assert json.loads(only["trained_on"])["source_texts"] == 0
+    assert json.loads(both["trained_on"])["source_texts"] > 2500  # ~3,000 pairs + the prompt text
+    # The prompt as the source's chat template renders it, specials out, role names and request in.
+    prompts = prompt_text(welsh_ws, welsh_ws.model_dir(welsh_ws.latest_model("source")))
+    assert prompts[0] == "user\nTranslate to Welsh:\nassistant" and "Translate to English:" in prompts[1]
+    tok_both = load_tokenizer(welsh_ws.root / both["path"])
+    tok_only = load_tokenizer(welsh_ws.root / only["path"])
+    english = [line.split("\t")[0] for line in welsh_train_file.read_text(encoding="utf-8").splitlines()[:200]]
+    n_both = sum(len(tok_both(t)["input_ids"]) for t in english)
+    n_only = sum(len(tok_only(t)["input_ids"]) for t in english)
+    assert n_both < 0.8 * n_only
+    request = "Translate to Welsh:"
+    assert len(tok_both(request)["input_ids"]) <= 4 < len(tok_only(request)["input_ids"])
+    assert tok_both.decode(tok_both(request)["input_ids"]) == request
+
+
 def test_the_cli_warns_that_a_unigram_tokenizer_will_not_export(welsh_ws):
     """Export refuses unigram much later in the pipeline: the user hears it when choosing it."""
     unigram = _run(welsh_ws, "tokenizer", "train", "--algo", "unigram", "--vocab-size", "1200")

@@ -75,20 +75,25 @@ def tokenizer_group() -> None:
               help="bpe: the one GGUF export (chat, translate) takes; unigram: for comparing fertility "
                    "and initialisation only.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--target-only", is_flag=True,
+              help="Learn from target-language text only (default: also the source side of the parallel "
+                   "pairs and the translation prompt, so the model can read what it is asked).")
 @click.option("--name", default=None, help="Folder name under tokenizer/ (default: LANG-ALGO-VOCAB).")
 @workspace_option_after_verb
 @click.pass_context
-def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, name) -> None:
+def tokenizer_train_cmd(ctx: click.Context, vocab_size, algo: str, seed: int, target_only: bool, name) -> None:
     """Train a tokenizer on the workspace's target-language text, keeping the source's specials and chat template."""
     import json
 
     from ..tokenizer import train_tokenizer
 
     ws = open_workspace(ctx)
-    row = train_tokenizer(ws, vocab_size=vocab_size, algo=algo, seed=seed, name=name, progress=ProgressPrinter())
+    row = train_tokenizer(ws, vocab_size=vocab_size, algo=algo, seed=seed, name=name, target_only=target_only,
+                          progress=ProgressPrinter())
     trained = json.loads(row["trained_on"])
     click.echo(f"tokenizer {row['name']}: {row['algo']}, {row['vocab_size']} tokens, trained on "
-               f"{trained['texts']} texts ({trained['words']} words, {trained['distinct_words']} distinct)")
+               f"{trained['texts']} texts ({trained['words']} words, {trained['distinct_words']} distinct; "
+               f"{trained.get('source_texts', 0)} of them source-language sentences and prompt text)")
     asked = json.loads(row["extra"]).get("target_vocab_size")
     if asked and row["vocab_size"] < asked:
         click.echo(f"  (asked for {asked}: the text has no more pairs seen twice to merge)")

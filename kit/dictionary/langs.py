@@ -42,6 +42,15 @@ def language_name(code: Optional[str]) -> str:
     return LANGUAGE_NAMES.get(short, raw)
 
 
+def translation_instruction(text: str, into: Optional[str]) -> str:
+    """The one wording of a translation request (``Translate to Welsh: …``), ``into`` a language code.
+
+    The fine-tune trains on it, ``kit.infer`` asks with it and the tokenizer learns its words,
+    so all three must build it here.
+    """
+    return f"Translate to {language_name(into)}: {text}"
+
+
 def same_language(a: Optional[str], b: Optional[str]) -> bool:
     """``cym`` and ``cy`` (and ``cy-GB``) name the same language."""
     if not a or not b:

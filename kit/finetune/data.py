@@ -18,13 +18,6 @@ from typing import Optional, Sequence
 
 from ..errors import WorkspaceError
 
-def language_name(code: str) -> str:
-    """The name prompts use; shared with kit.infer so training and translation ask alike."""
-    from ..dictionary.langs import language_name as shared_name
-
-    return shared_name(code)
-
-
 def target_texts(ws, split: str = "train") -> list[str]:
     """Target-language text of ``split``: kit.corpus when present, else the ``segments`` table directly."""
     try:
@@ -64,12 +57,13 @@ def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang
     Without a chat template the pair is written as a plain instruction line, so base models
     still learn the mapping.
     """
-    src_name, tgt_name = language_name(source_lang), language_name(target_lang)
+    from ..dictionary.langs import translation_instruction
+
     out: list[str] = []
     template = getattr(tokenizer, "chat_template", None)
     for source, target in pairs:
-        for text, answer, into in ((source, target, tgt_name), (target, source, src_name)):
-            instruction = f"Translate to {into}: {text}"
+        for text, answer, into in ((source, target, target_lang), (target, source, source_lang)):
+            instruction = translation_instruction(text, into)
             if template:
                 out.append(tokenizer.apply_chat_template(
                     [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}],

@@ -58,7 +58,9 @@ def system_message(source: str, target: str, glossary: Glossary) -> str:
 def user_message(text: str, target: str) -> str:
     """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``), so an adapted
     model is asked exactly the way it learned to translate."""
-    return f"Translate to {lang_name(target)}: {text}"
+    from ..dictionary.langs import translation_instruction
+
+    return translation_instruction(text, lang_code(target))
 
 
 def translation_messages(text: str, source: str, target: str, glossary: Optional[Glossary]) -> list[dict]:

@@ -5,6 +5,15 @@ evaluation uses: the train split of the corpora (monolingual lines and the targe
 parallel pairs) plus the dictionary's target-language words (headwords of target→source
 entries, translations of source→target entries), each distinct word once. Dictionary words
 matter for a small language: they add vocabulary the UI-string corpus never shows.
+
+By default the tokenizer also learns the words the model will be *asked* in: the source side of the
+parallel pairs and the prompt around a translation request (the chat template's default system
+prompt, role names, "Translate to Welsh:"). A target-only vocabulary shreds English into letters
+("Y ou ar e a help fu l"), so the adapted model can hardly read the instruction or the sentence to
+translate and echoes it. Those English words are mostly strings the source vocabulary has, so
+trans-tokenization copies their rows exactly. Measured on the Welsh demo (5-minute CPU fine-tune,
+40 test pairs): chrF en→cy 9.7 → 22.9, cy→en 11.4 → 14.7, held-out Welsh bits per char after the
+fine-tune 2.797 → 2.733, at 11,776 instead of 9,024 tokens. ``target_only=True`` gives the old vocabulary.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ WORD_RE = re.compile(r"\w+")
 # Above this many characters the training text is sampled (seeded): BPE statistics settle
 # long before, and a laptop's RAM does not grow with the corpus.
 MAX_TRAIN_CHARS = 200_000_000
+# How often the prompt text counts: BPE merges by frequency, and a fine-tune shows these words in
+# every translation example, so they must be frequent enough to become whole tokens.
+PROMPT_REPEATS = 50
 
 
 @dataclass
@@ -28,14 +40,16 @@ class TrainingText:
     texts: list[str]
     segments: int
     dictionary_words: int
+    source_texts: int = 0  # source-language sentences and prompt text (see the module docstring)
 
     @property
     def chars(self) -> int:
         return sum(len(t) for t in self.texts)
 
 
-def training_text(ws: Workspace) -> TrainingText:
-    """The workspace's target-language training text (see the module docstring)."""
+def training_text(ws: Workspace, *, target_only: bool = True, source_folder: Optional[Path] = None) -> TrainingText:
+    """The workspace's training text: target language, plus the source side and prompts unless
+    ``target_only`` (see the module docstring; ``source_folder`` holds the chat template)."""
     segments = _corpus_texts(ws)
     lang = ws.target_lang
     seen: set[str] = set()
@@ -51,7 +65,40 @@ def training_text(ws: Workspace) -> TrainingText:
     if not texts:
         raise WorkspaceError(f"the workspace has no {lang} text to train a tokenizer on; import a corpus "
                              "('taalkit corpus import') or a dictionary ('taalkit dict import') first")
-    return TrainingText(texts, len(segments), len(words))
+    extra = [] if target_only else source_side_text(ws) + prompt_text(ws, source_folder) * PROMPT_REPEATS
+    return TrainingText(texts + extra, len(segments), len(words), len(extra))
+
+
+def source_side_text(ws: Workspace) -> list[str]:
+    """The source-language side of the train split's parallel pairs (what users will ask to translate)."""
+    rows = ws.db.execute("select source_text from segments where split = 'train' and kind = 'parallel' "
+                         "and source_text is not null and trim(source_text) != '' order by id")
+    return [r[0] for r in rows]
+
+
+def prompt_text(ws: Workspace, source_folder: Optional[Path]) -> list[str]:
+    """The words around a translation request in both directions, as the chat template renders them,
+    with the special tokens taken out (they are whole tokens already)."""
+    from ..dictionary.langs import translation_instruction
+
+    requests = [translation_instruction("", ws.target_lang).strip(),
+                translation_instruction("", ws.source_lang).strip()]
+    if source_folder is None:
+        return requests
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(source_folder), local_files_only=True)
+    if not getattr(tok, "chat_template", None):
+        return requests
+    specials = sorted(set(tok.all_special_tokens) | set(tok.get_added_vocab()), key=len, reverse=True)
+    out = []
+    for request in requests:
+        rendered = tok.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
+                                           add_generation_prompt=True)
+        for special in specials:
+            rendered = rendered.replace(special, "\n")
+        out.append("\n".join(line.strip() for line in rendered.splitlines() if line.strip()))
+    return out
 
 
 def _corpus_texts(ws: Workspace) -> list[str]:

@@ -218,9 +218,13 @@ def _remap_post_processor(post: dict, tok) -> dict:
 
 
 def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: str = "bpe", seed: int = 0,
-                    name: Optional[str] = None, progress: Optional[ProgressCallback] = None,
-                    cancel: Optional[CancelToken] = None) -> dict:
-    """Train a target tokenizer on the workspace's text; save ``tokenizer/<name>/``; return its row."""
+                    name: Optional[str] = None, target_only: bool = False,
+                    progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
+    """Train a target tokenizer on the workspace's text; save ``tokenizer/<name>/``; return its row.
+
+    The text is the target language plus, unless ``target_only``, the source side of the parallel
+    pairs and the translation prompt's words (why: kit.tokenizer.text).
+    """
     from transformers import PreTrainedTokenizerFast
 
     from ..models import pin_chat_template
@@ -231,7 +235,7 @@ def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: st
         raise TaalkitError(f"--vocab-size {vocab_size} is out of range; use 300 to 262144")
     emit(progress, STAGE, 0, 3, "reading the workspace's text")
     source = SourceTokenizer(source_tokenizer_folder(ws))
-    data = _sampled(training_text(ws), seed)
+    data = _sampled(training_text(ws, target_only=target_only, source_folder=source.folder), seed)
     words, distinct = count_words(data.texts)
     size = int(vocab_size or default_vocab_size(distinct))
     name = name or f"{ws.target_lang}-{algo}-{size}"
@@ -260,7 +264,7 @@ def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: st
         sha = sha256_file(tmp / "tokenizer.json")
 
     trained_on = {"texts": len(data.texts), "segments": data.segments, "dictionary_words": data.dictionary_words,
-                  "words": words, "distinct_words": distinct, "chars": data.chars}
+                  "source_texts": data.source_texts, "words": words, "distinct_words": distinct, "chars": data.chars}
     extra = {"requested_vocab_size": vocab_size, "target_vocab_size": size, "vocab_rule": None if vocab_size else "distinct_words/2, x64, [1000,16000]",
              "special_ids": ids, "special_ids_match_source": same_ids, "byte_level": source.byte_level,
              "pre_tokenizer": json.loads(tok.to_str()).get("pre_tokenizer"),
@@ -280,4 +284,4 @@ def _sampled(data: TrainingText, seed: int) -> TrainingText:
         return data
     rng = random.Random(seed)
     keep = sorted(rng.sample(range(len(data.texts)), k=int(len(data.texts) * MAX_TRAIN_CHARS / data.chars)))
-    return TrainingText([data.texts[i] for i in keep], data.segments, data.dictionary_words)
+    return TrainingText([data.texts[i] for i in keep], data.segments, data.dictionary_words, data.source_texts)
