@@ -9,6 +9,12 @@ and characters per token on the target side of the held-out data/<lang>/test_*.t
 baseline measured in the same run on the same text: SmolLM2-135M's tokenizer (49,152 tokens).
 Dictionary words are not included here (the workspace stage adds them), so the default size
 is computed from the corpus alone.
+
+The kit's tokenizer stage also learns from the source side of the pairs by default (so the
+adapted model can read English prompts; see kit/tokenizer/text.py). The row "+ source side"
+trains on both columns at the size the rule gives for both, and the last column shows what each
+tokenizer does to the held-out *source* side: the price in target fertility and the gain in
+source fertility, side by side.
 """
 
 from __future__ import annotations
@@ -59,24 +65,30 @@ def main() -> None:
         for lang in args.langs.split(","):
             train_file, test_file = FILES[lang]
             train, heldout = column(REPO / "data" / train_file), column(REPO / "data" / test_file)
+            train_src, heldout_src = column(REPO / "data" / train_file, 0), column(REPO / "data" / test_file, 0)
             words, distinct = count_words(train)
             default = default_vocab_size(distinct)
+            both_default = default_vocab_size(count_words(train + train_src)[1])
             print(f"{lang}: {len(train)} training texts, {words} words, {distinct} distinct -> default vocab "
                   f"{default}; held-out {len(heldout)} texts", flush=True)
-            rows.append((lang, "SmolLM2-135M (baseline)", measure(smollm2, heldout), 0.0))
+            rows.append((lang, "SmolLM2-135M (baseline)", measure(smollm2, heldout), measure(smollm2, heldout_src),
+                         0.0))
             sizes = sorted({int(s) for s in args.sizes.split(",")} | {default})
-            for size in sizes:
+            runs = [(size, train, f"bpe {size}" + (" (target-only rule)" if size == default else ""))
+                    for size in sizes]
+            runs.append((both_default, train + train_src, f"bpe {both_default} + source side"))
+            for size, texts, label in runs:
                 started = time.perf_counter()
-                tok = build_tokenizer(train, source, vocab_size=size, algo="bpe")
+                tok = build_tokenizer(texts, source, vocab_size=size, algo="bpe")
                 seconds = time.perf_counter() - started
                 fast = PreTrainedTokenizerFast(tokenizer_object=tok)
-                label = f"bpe {size}" + (" (default)" if size == default else "")
-                rows.append((lang, label, measure(fast, heldout), seconds))
+                rows.append((lang, label, measure(fast, heldout), measure(fast, heldout_src), seconds))
     print()
-    print(f"{'lang':<5} {'tokenizer':<26} {'vocab':>6} {'tokens/word':>12} {'chars/token':>12} {'train s':>8}")
-    for lang, label, m, seconds in rows:
-        print(f"{lang:<5} {label:<26} {m['vocab_size']:>6} {m['fertility']:>12.3f} {m['chars_per_token']:>12.3f} "
-              f"{seconds:>8.1f}")
+    print(f"{'lang':<5} {'tokenizer':<30} {'vocab':>6} {'tokens/word':>12} {'chars/token':>12} {'train s':>8} "
+          f"{'source-side tokens/word':>24}")
+    for lang, label, m, m_src, seconds in rows:
+        print(f"{lang:<5} {label:<30} {m['vocab_size']:>6} {m['fertility']:>12.3f} {m['chars_per_token']:>12.3f} "
+              f"{seconds:>8.1f} {m_src['fertility']:>24.3f}")
 
 
 if __name__ == "__main__":
