@@ -121,7 +121,9 @@ def score(model_dir: Path, texts, tokenizer_dir=None) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workspace", type=Path, default=Path("/tmp/taalkit-bench-cy"))
+    ap.add_argument("--workspace", type=Path, default=None,
+                    help="reuse (or prepare) this workspace; default: a fresh one, removed afterwards, so "
+                         "a tokenizer trained by an older kit is never measured by mistake")
     ap.add_argument("--vocab", type=int, default=8000, help="target tokenizer size when one is trained here")
     ap.add_argument("--methods", default="random,mean,fvt,transtok")
     ap.add_argument("--heldout", type=int, default=300, help="held-out lines to score")
@@ -132,6 +134,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     t = time.perf_counter()
+    if args.workspace is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        args.workspace = Path(tempfile.mkdtemp(prefix="taalkit-bench-cy-"))
+        atexit.register(shutil.rmtree, args.workspace, ignore_errors=True)
     ws = prepare_workspace(args.workspace, args.vocab)
     print(f"workspace {ws.root} ready in {time.perf_counter() - t:.1f} s", flush=True)
     texts = heldout_texts(args.heldout)
