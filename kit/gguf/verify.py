@@ -20,7 +20,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
@@ -134,6 +134,18 @@ def compare_logits(llm, hf_dir: Path, prompt_ids: Sequence[Sequence[int]]) -> di
             "top1_equal": agree, "top1_all_equal": agree == len(per_prompt), "per_prompt": per_prompt}
 
 
+def _scored_ids(llm, texts: Sequence[str], bos_id: Optional[int], n_ctx: int,
+                cancel: Optional[CancelToken]) -> Iterator[list[int]]:
+    """Token ids of each non-blank text as scored: BOS first (when there is one), cut to the context."""
+    for text in texts:
+        if not text or not text.strip():
+            continue
+        if cancel is not None:
+            cancel.check()
+        ids = list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))[: n_ctx - 1]
+        yield ([bos_id] if bos_id is not None else []) + ids
+
+
 def perplexity(llm, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int = 512,
                cancel: Optional[CancelToken] = None) -> dict:
     """Held-out perplexity (per token) and bits per character under llama.cpp.
@@ -144,14 +156,7 @@ def perplexity(llm, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int =
     import numpy as np
 
     nll, n_tok, n_chars = 0.0, 0, 0
-    for text in texts:
-        if not text or not text.strip():
-            continue
-        if cancel is not None:
-            cancel.check()
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[: n_ctx - 1]
-        if bos_id is not None:
-            ids = [bos_id] + list(ids)
+    for ids in _scored_ids(llm, texts, bos_id, n_ctx, cancel):
         if len(ids) < 2:
             continue
         llm.reset()
@@ -167,11 +172,6 @@ def perplexity(llm, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int =
             "bits_per_char": nll / math.log(2) / max(1, n_chars)}
 
 
-def _scored_ids(llm, text: str, bos_id: Optional[int], n_ctx: int) -> list[int]:
-    ids = list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))[: n_ctx - 1]
-    return ([bos_id] if bos_id is not None else []) + ids
-
-
 def divergence(llm, ref, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: int = 512,
                cancel: Optional[CancelToken] = None) -> dict:
     """Mean KL(reference || this file) per token and top-1 agreement, over held-out text.
@@ -182,12 +182,7 @@ def divergence(llm, ref, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: 
     import numpy as np
 
     kl, agree, n = 0.0, 0, 0
-    for text in texts:
-        if not text or not text.strip():
-            continue
-        if cancel is not None:
-            cancel.check()
-        ids = _scored_ids(llm, text, bos_id, n_ctx)
+    for ids in _scored_ids(llm, texts, bos_id, n_ctx, cancel):
         rows = []
         for model in (ref, llm):
             model.reset()
