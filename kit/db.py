@@ -3,14 +3,35 @@
 Migrations are applied in order by sqlite-utils' ``Migrations`` and recorded in
 ``_sqlite_migrations``, so a workspace made by an older kit opens in a newer one.
 Never edit a migration that has shipped: append a new function at the end.
+
+:func:`connect` is also the workspace's gatekeeper, because a ``taalkit.db`` can come from
+anywhere (a USB stick, a bundle, another program that chose the same name):
+
+* a file that is not SQLite, or an SQLite file without taalkit's migration record, is refused
+  before anything is written to it;
+* a schema newer than this kit knows (``PRAGMA user_version`` above :data:`SCHEMA_VERSION`, or a
+  migration name it does not know) is refused; an older one is migrated, each step in a
+  transaction, and :attr:`Database.schema_note` says so; a table missing a column the schema
+  defines (renamed by hand) is refused with its name;
+* a database the process cannot write (a read-only mount, a shared folder) opens read-only, so
+  reading verbs work, and writes fail with :class:`ReadOnlyWorkspace`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import time
 from pathlib import Path
+from typing import Optional
 
 import sqlite_utils
 from sqlite_utils import Migrations
+
+from .errors import WorkspaceError
+
+log = logging.getLogger("taalkit")
 
 migrations = Migrations("taalkit")
 
@@ -159,11 +180,256 @@ def save_by_key(db: sqlite_utils.Database, table: str, row: dict, key: str = "na
     return found[0]
 
 
-def connect(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) a workspace database and bring its schema up to date."""
-    db = sqlite_utils.Database(path)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA busy_timeout = 10000")
-    migrations.apply(db)
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MIGRATIONS_TABLE = Migrations.migrations_table
+
+
+def _known() -> list[str]:
+    return [m.name for m in migrations._migrations]
+
+
+#: The schema this kit writes: the number of migrations it knows, kept in ``PRAGMA user_version``.
+SCHEMA_VERSION = len(_known())
+
+
+class ReadOnlyWorkspace(WorkspaceError):
+    """The workspace database cannot be written here (read-only folder or medium)."""
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' database with what :func:`connect` found out about the file."""
+
+    read_only: bool = False
+    schema_note: str = ""  # "" or a sentence saying the schema was (or could not be) upgraded
+
+
+def connect(path: Path | str, *, create: bool = False) -> Database:
+    """Open a workspace database, check it is taalkit's and bring its schema up to date.
+
+    ``create`` allows an empty or missing file (``taalkit init``); opening an existing workspace
+    never turns someone else's SQLite file into a workspace.
+    """
+    path = Path(path)
+    exists = path.exists() and path.stat().st_size > 0
+    if exists:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+        if head != SQLITE_MAGIC:
+            raise WorkspaceError(f"{path}: not a taalkit database (not an SQLite file); "
+                                 "move it away or choose another workspace folder")
+    elif not create:
+        raise WorkspaceError(f"{path}: the database is empty; create a workspace with 'taalkit init'")
+    read_only = exists and not _writable(path)
+    try:
+        conn = _open(path, read_only)
+        db = Database(conn)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.DatabaseError as err:
+        raise WorkspaceError(f"{path}: not a usable SQLite database ({err}); "
+                             "move it away or restore it from a copy") from None
+    db.read_only = read_only
+    user_tables = {t for t in tables if not t.startswith("sqlite_")}
+    applied = _applied(db) if MIGRATIONS_TABLE in tables else []
+    if user_tables and not applied:
+        shown = ", ".join(sorted(user_tables)[:5]) + (", …" if len(user_tables) > 5 else "")
+        db.close()
+        raise WorkspaceError(f"{path}: an SQLite database made by another program (tables: {shown}), "
+                             "not a taalkit workspace; taalkit leaves it untouched")
+    unknown = [name for name in applied if name not in _known()]
+    if version > SCHEMA_VERSION or unknown:
+        db.close()
+        newer = max(version, len(applied))
+        raise WorkspaceError(f"{path}: made by a newer taalkit (schema {newer} > {SCHEMA_VERSION}); "
+                             "update taalkit to open this workspace")
+    pending = [m for m in _known() if m not in applied]
+    if pending and read_only:
+        db.schema_note = (f"{path}: schema {len(applied)} is older than this kit's {SCHEMA_VERSION} and the "
+                          "workspace is read-only, so it was not upgraded")
+    elif pending:
+        if applied:
+            db.schema_note = f"{path}: upgraded the workspace schema {len(applied)} → {SCHEMA_VERSION}"
+        migrations.apply(db)
+    if not read_only and version != SCHEMA_VERSION:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    _check_columns(db, path)
     return db
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process can write the database and make its journal beside it.
+
+    ``os.access`` answers for the real user and the file system (a read-only mount says no even
+    to root); a folder that refuses new files would make SQLite's WAL files impossible.
+    """
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _open(path: Path, read_only: bool) -> sqlite3.Connection:
+    if not read_only:
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        return conn
+    uri = "file:" + _quote(path.resolve()) + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database on a read-only medium has no -shm to share: nobody can be writing it
+        # there, so reading it as immutable is exact.
+        conn.close()
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def _quote(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path))
+
+
+def _applied(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute(
+        f"select name from [{MIGRATIONS_TABLE}] where migration_set = ? order by rowid", [migrations.name])]
+
+
+_EXPECTED: Optional[dict[str, set[str]]] = None
+
+
+def _expected_columns() -> dict[str, set[str]]:
+    """Table → columns of the schema this kit's migrations make (built once, in memory)."""
+    global _EXPECTED
+    if _EXPECTED is None:
+        mem = sqlite_utils.Database(memory=True)
+        migrations.apply(mem)
+        _EXPECTED = {t.name: {c.name for c in t.columns} for t in mem.tables
+                     if not t.name.startswith("entries_fts") and t.name != MIGRATIONS_TABLE}
+        mem.close()
+    return _EXPECTED
+
+
+def _check_columns(db: sqlite_utils.Database, path: Path) -> None:
+    """Refuse a schema someone changed by hand (a renamed column would crash a verb much later)."""
+    for table, want in _expected_columns().items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])")}
+        if not have:
+            raise WorkspaceError(f"{path}: the table {table} is missing; the database was changed outside "
+                                 "taalkit; restore it from a copy")
+        missing = sorted(want - have)
+        if missing:
+            raise WorkspaceError(f"{path}: table {table} has no column {', '.join(missing)} (renamed outside "
+                                 "taalkit?); restore the database from a copy")
+
+
+# -- one writer at a time ------------------------------------------------------------------------
+
+#: How long a second writer waits for the first before giving up (``$TAALKIT_WRITE_WAIT`` seconds).
+DEFAULT_WRITE_WAIT_S = 600.0
+
+
+def _owner_file(db: sqlite_utils.Database) -> Optional[Path]:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return Path(row[2] + ".writer") if row and row[2] else None
+
+
+def begin_write(db: sqlite_utils.Database) -> None:
+    """``BEGIN IMMEDIATE``, waiting for another process's write with a visible message.
+
+    SQLite's busy timeout alone waits silently and then raises ``database is locked``; here the
+    wait is announced once (naming the other process from the ``taalkit.db.writer`` file it
+    leaves while it writes) and ends with a :class:`WorkspaceError` after
+    ``$TAALKIT_WRITE_WAIT`` seconds.
+    """
+    if getattr(db, "read_only", False):
+        raise ReadOnlyWorkspace(f"{_db_name(db)} is read-only here (a read-only folder or medium); "
+                                "copy the workspace to a writable folder to change it")
+    limit = float(os.environ.get("TAALKIT_WRITE_WAIT", DEFAULT_WRITE_WAIT_S))
+    conn = db.conn
+    conn.execute("PRAGMA busy_timeout = 0")
+    started = time.monotonic()
+    announced = False
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                waited = time.monotonic() - started
+                other = _other_writer(db)
+                if waited >= limit:
+                    raise WorkspaceError(
+                        f"{_db_name(db)} is still being written by another taalkit process{other} after "
+                        f"{waited:.0f} s; try again when it has finished") from None
+                if not announced:
+                    log.warning("waiting for another taalkit process%s to finish writing %s…",
+                                other, _db_name(db))
+                    announced = True
+                time.sleep(0.1)
+    finally:
+        conn.execute("PRAGMA busy_timeout = 10000")
+    owner = _owner_file(db)
+    if owner is not None:
+        try:
+            owner.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        except OSError:
+            pass
+
+
+def end_write(db: sqlite_utils.Database) -> None:
+    """Remove the owner note :func:`begin_write` left (the transaction itself is already over)."""
+    owner = _owner_file(db)
+    if owner is not None:
+        try:
+            if owner.read_text(encoding="utf-8").strip() == str(os.getpid()):
+                owner.unlink()
+        except OSError:
+            pass
+
+
+def _other_writer(db: sqlite_utils.Database) -> str:
+    owner = _owner_file(db)
+    try:
+        pid = int(owner.read_text(encoding="utf-8").split()[0]) if owner else 0
+    except (OSError, ValueError, IndexError):
+        return ""
+    return f" (pid {pid})" if pid and pid != os.getpid() else ""
+
+
+def _db_name(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else "the workspace database"
+
+
+# -- paths stored in the database ----------------------------------------------------------------
+
+#: Columns that hold a path the kit later reads or writes (relative to the workspace).
+PATH_COLUMNS = (("models", "path"), ("models", "source_path"), ("exports", "path"), ("tokenizers", "path"),
+                ("mappings", "path"), ("runs", "path"), ("conversations", "model_path"))
+
+
+def inside(root: Path, stored: str, where: str) -> Path:
+    """``stored`` (from a row) as a path under ``root``; refuse one that points elsewhere.
+
+    A database travels (bundles, copies); a row saying ``/etc/passwd`` or ``../../x`` must not
+    make a verb read or overwrite a file outside the workspace.
+    """
+    root = Path(root).resolve()
+    path = (root / stored).resolve()
+    if path != root and root not in path.parents:
+        raise WorkspaceError(f"{where}: the path {stored!r} points outside the workspace {root}; refusing it")
+    return path
+
+
+def check_paths(db: sqlite_utils.Database, root: Path, label: str) -> None:
+    """Every non-empty path column of every row resolves inside ``root`` (see :func:`inside`)."""
+    for table, column in PATH_COLUMNS:
+        if not db[table].exists() or column not in db[table].columns_dict:
+            continue
+        for rowid, value in db.execute(f"select rowid, [{column}] from [{table}] where [{column}] != ''"):
+            if value is not None:
+                inside(root, str(value), f"{label}: {table} row {rowid} ({column})")

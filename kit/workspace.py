@@ -70,7 +70,7 @@ class Workspace:
         if root.exists() and any(root.iterdir()):
             raise WorkspaceError(f"{root} is not empty and not a workspace; choose an empty or new folder")
         root.mkdir(parents=True, exist_ok=True)
-        ws = cls(root, connect(root / DB_NAME))
+        ws = cls(root, connect(root / DB_NAME, create=True))
         ws._ensure_dirs()
         ws.set_meta(source_lang=source, target_lang=target, name=name or root.name,
                     created_at=now(), created_by=f"taalkit {__version__}")
@@ -85,7 +85,8 @@ class Workspace:
                 f"'taalkit init {root} --source en --target xx'"
             )
         ws = cls(root, connect(root / DB_NAME))
-        ws._ensure_dirs()
+        if not ws.db.read_only:  # a workspace on a read-only medium is read as it is
+            ws._ensure_dirs()
         return ws
 
     def _ensure_dirs(self) -> None:

@@ -4,6 +4,10 @@ sqlite-utils' table helpers commit on their own (``with conn:``), which would le
 import behind on a bad line, so importers write with plain SQL inside this block instead.
 Blocks nest: an inner block (one file) joins the outer one (the whole command), so a bad
 line in the last file still rolls back the first.
+
+The outer block starts with :func:`kit.db.begin_write`, so a second process importing into the
+same workspace waits with a message naming the first (instead of SQLite's silent ten seconds
+and a ``database is locked`` traceback), and a read-only workspace is refused before reading.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import contextlib
 from typing import Iterator
 
 import sqlite_utils
+
+from ..db import begin_write, end_write
 
 _DEPTH = "_taalkit_transaction_depth"
 
@@ -30,7 +36,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn = db.conn
     if conn.in_transaction:  # an implicit transaction someone left open: keep their work
         conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
+    begin_write(db)
     setattr(db, _DEPTH, 1)
     try:
         yield db
@@ -41,3 +47,4 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         conn.commit()
     finally:
         setattr(db, _DEPTH, 0)
+        end_write(db)
