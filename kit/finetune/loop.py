@@ -111,7 +111,8 @@ class FinetuneRun:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.save_dtype = _folder_dtype(model_dir)
         torch.manual_seed(cfg.seed)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, use_safetensors=True,
+                                                     trust_remote_code=False, dtype=torch.float32)
         self.model = self._prepare(model)
         self.model.to(cfg.device)
         self.device = torch.device(cfg.device)

@@ -113,7 +113,7 @@ def compare_logits(llm, hf_dir: Path, prompt_ids: Sequence[Sequence[int]]) -> di
 
     hf_logging.disable_progress_bar()  # the kit's own progress events report this step
     model = AutoModelForCausalLM.from_pretrained(hf_dir, local_files_only=True, trust_remote_code=False,
-                                                 dtype=torch.float32).eval()
+                                                 use_safetensors=True, dtype=torch.float32).eval()
     max_diff, agree, scale = 0.0, 0, 0.0
     per_prompt = []
     for ids in prompt_ids:

@@ -55,7 +55,8 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     target_tok = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
     _require_fast(source_tok, src_dir)
     _require_fast(target_tok, tok_dir)
-    model = AutoModelForCausalLM.from_pretrained(src_dir, local_files_only=True, dtype="float32")
+    model = AutoModelForCausalLM.from_pretrained(src_dir, local_files_only=True, use_safetensors=True,
+                                                 trust_remote_code=False, dtype="float32")
     n_source = model.get_input_embeddings().weight.shape[0]
     times["load_s"] = time.perf_counter() - t0
     check()
