@@ -184,7 +184,8 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
         # transformers' GGUF reader draws its own tqdm bar on stderr; the kit's progress is enough.
         with contextlib.redirect_stderr(io.StringIO()):
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, local_files_only=True,
-                                                         trust_remote_code=False, dtype=torch.float32)
+                                                         trust_remote_code=False, use_safetensors=True,
+                                                         dtype=torch.float32)
     except (ValueError, KeyError, RuntimeError) as err:
         raise TaalkitError(f"{info.path}: transformers could not read this GGUF ({' '.join(str(err).split())[:160]})") from None
     if cancel is not None:
