@@ -189,7 +189,8 @@ def test_unsupported_architecture_is_refused_before_any_work(workspace, tiny_gpt
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert "architecture GPT2LMHeadModel is not supported yet; supported: Llama family" in lines[0]
+    assert "architecture GPT2LMHeadModel is not supported yet; supported: Llama / Mistral" in lines[0]
+    assert "Qwen2 / Qwen2.5 (Qwen2ForCausalLM)" in lines[0] and "Qwen3" in lines[0]
     assert _leftovers(workspace) == []
     assert workspace.db.execute("select count(*) from models").fetchone()[0] == 0
 
@@ -273,9 +274,10 @@ def test_finetune_ram_estimate_grows_with_the_job_and_agrees_with_the_planner():
     with pytest.raises(TaalkitError, match="unknown fine-tuning stage"):
         estimate_finetune_ram(p, "everything", 8, 256)
     # The fine-tune planner uses the same formula: same shape, same bytes.
-    from kit.finetune.plan import ModelShape, estimate_memory
+    from kit.finetune.plan import estimate_memory
+    from kit.models import ModelShape
 
-    shape = ModelShape(p, 49152, 576, 30, 9, 1536, True)
+    shape = ModelShape(p, 49152, 576, 30, 9, 1536, True, kv_heads=9)
     for stage in ("embeddings", "lora", "full"):
         assert estimate_finetune_ram(p, stage, 8, 256, **smollm2) == estimate_memory(shape, stage, 8, 256, "cpu")
 

