@@ -16,6 +16,7 @@ from typing import Optional
 from ..errors import ResourceError, TaalkitError
 from ..fsutil import human_bytes, require_free_disk
 from ..models.loading import resolve_device  # noqa: F401  (one device policy for every stage)
+from ..models.shape import ModelShape  # noqa: F401  (the one record of a model's shape, read by its family)
 
 STAGES = ("embeddings", "lora", "full")
 # Below this budget `auto` trains only embeddings (+ head): the paper's first phase, which moves
@@ -54,42 +55,6 @@ def available_memory(device: str) -> int:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """The numbers of a model config the estimate needs."""
-
-    parameters: int
-    vocab_size: int
-    hidden_size: int
-    layers: int
-    heads: int
-    intermediate_size: int
-    tied: bool
-
-    @classmethod
-    def from_config(cls, config) -> "ModelShape":
-        hidden = int(config.hidden_size)
-        layers = int(config.num_hidden_layers)
-        inter = int(getattr(config, "intermediate_size", 4 * hidden) or 4 * hidden)
-        vocab = int(config.vocab_size)
-        heads = int(getattr(config, "num_attention_heads", max(1, hidden // 64)))
-        kv = int(getattr(config, "num_key_value_heads", heads) or heads)
-        tied = bool(getattr(config, "tie_word_embeddings", False))
-        head_dim = hidden // heads
-        per_layer = hidden * head_dim * (2 * heads + 2 * kv) + 3 * hidden * inter + 2 * hidden
-        params = vocab * hidden * (1 if tied else 2) + layers * per_layer + hidden
-        return cls(params, vocab, hidden, layers, heads, inter, tied)
-
-    def trainable(self, stage: str) -> int:
-        if stage == "embeddings":
-            return self.vocab_size * self.hidden_size * (1 if self.tied else 2)
-        if stage == "lora":
-            # q, k, v, o, gate, up, down adapters of rank r: r * (in + out) each.
-            per_layer = LORA_RANK * (4 * 2 * self.hidden_size + 3 * (self.hidden_size + self.intermediate_size))
-            return self.layers * per_layer
-        return self.parameters
-
-
 def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str) -> int:
     """Peak bytes for one training step: weights + grads + AdamW moments + activations + logits.
 
@@ -101,9 +66,9 @@ def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int
     act_bytes = 2 if device.startswith("cuda") else 4
     tokens = batch_size * seq_len
     weights = 4 * shape.parameters
-    trainable = shape.trainable(stage)
+    trainable = shape.trainable(stage, LORA_RANK)
     optimizer = 12 * trainable  # grad + two AdamW moments, fp32
-    per_token_layer = 26 * shape.hidden_size + 2 * shape.heads * seq_len
+    per_token_layer = shape.activations_per_token_layer(seq_len)  # the family's formula
     activations = tokens * shape.layers * per_token_layer * act_bytes
     logits = 3 * tokens * shape.vocab_size * 4
     overhead = 300 * 2**20  # the interpreter, torch and tokenizer themselves
@@ -172,7 +137,7 @@ def _smaller_settings(batch_size: int, seq_len: int):
 
 def check_disk(run_dir: Path, shape: ModelShape, stage: str) -> int:
     """Room for three checkpoints (two kept + the one being written) and the final model folder."""
-    trainable = shape.trainable(stage)
+    trainable = shape.trainable(stage, LORA_RANK)
     checkpoint = 12 * trainable + 2**20  # weights + two AdamW moments, fp32
     final = 4 * shape.parameters
     need = 3 * checkpoint + final
