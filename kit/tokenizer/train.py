@@ -21,8 +21,14 @@ BPE's ceiling (10,531 tokens: pairs seen once are never merged) and SmolLM2's 2.
 and Frisian look the same. With the FreeDict headwords the Welsh workspace has 17,969 distinct
 words -> 9,024 tokens.
 
-Algorithms: ``bpe`` (default) is byte-level BPE trained by the ``tokenizers`` library, the
-one the GGUF export supports; ``unigram`` is SentencePiece's unigram LM trained on the
+Which kind of tokenizer is decided by the source model's family
+(:meth:`kit.models.families.Family.tokenizer_kind`): byte-level BPE sources (SmolLM, Llama-3,
+Qwen) get a byte-level BPE with the source's pre-tokenizer; SentencePiece sources (Gemma,
+Llama-2, Mistral) get the SentencePiece kind with byte fallback (:mod:`kit.tokenizer.spm`).
+A normalizer llama.cpp does not apply (Qwen2's NFC) is left out of a byte-level target, so
+llama.cpp and the HF tokenizer split every text alike.
+
+Algorithms: ``bpe`` (default) is BPE of the kind above, the one the GGUF export supports; ``unigram`` is SentencePiece's unigram LM trained on the
 source's pre-tokenized words and stored as a ``tokenizers`` Unigram behind the same
 pre-tokenizer (see ``_sentencepiece_unigram``).
 
@@ -65,6 +71,8 @@ class SourceTokenizer:
     """The parts of the source model's tokenizer a target tokenizer inherits (read from its files)."""
 
     def __init__(self, folder: Path) -> None:
+        from ..models.families import family_or_generic
+
         self.folder = folder
         path = folder / "tokenizer.json"
         if not path.is_file():
@@ -75,6 +83,12 @@ class SourceTokenizer:
         added = sorted(self.spec.get("added_tokens") or [], key=lambda t: t["id"])
         self.specials = [t for t in added if t.get("special")]
         self.byte_level = _has_byte_level(self.spec.get("pre_tokenizer"))
+        try:
+            model_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            model_config = {}
+        self.family = family_or_generic(model_config)
+        self.kind = self.family.tokenizer_kind(self.spec)
 
     @property
     def special_strings(self) -> list[str]:
@@ -115,16 +129,32 @@ def source_tokenizer_folder(ws: Workspace) -> Path:
     return ws.model_dir(row)
 
 
+# Normalizers llama.cpp's byte-level BPE does not apply; kept, they would make HF and llama.cpp
+# split non-normalized text differently.
+UNREPRODUCIBLE_NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
+
+
 def build_tokenizer(texts: list[str], source: SourceTokenizer, *, vocab_size: int, algo: str, seed: int = 0):
-    """A trained ``tokenizers.Tokenizer`` with the source's pre-tokenizer, decoder and specials."""
+    """A trained ``tokenizers.Tokenizer`` with the source's pre-tokenizer, decoder and specials.
+
+    The kind follows the source's family (``source.kind``): ``spm`` is trained by
+    :func:`kit.tokenizer.spm.build_spm_tokenizer`, ``bpe-bytelevel`` here.
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
+    if algo == "bpe" and source.kind == "spm":
+        from .spm import build_spm_tokenizer
+
+        return build_spm_tokenizer(texts, source, vocab_size=vocab_size, seed=seed,
+                                   extra_specials=source.family.end_of_turn)
     specials = source.special_strings
     # Keep the source's text handling when it is byte-level (every byte has a token, so no
     # <unk>); otherwise fall back to plain byte-level BPE, which any text survives.
     pre = source.spec.get("pre_tokenizer") if source.byte_level else BYTE_LEVEL_PRE
     decoder = source.spec.get("decoder") if source.byte_level else BYTE_LEVEL_DECODER
     normalizer = source.spec.get("normalizer") if source.byte_level else None
+    if normalizer and normalizer.get("type") in UNREPRODUCIBLE_NORMALIZERS:
+        normalizer = None
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if algo == "bpe":
         tok = Tokenizer(models.BPE())
@@ -267,6 +297,7 @@ def train_tokenizer(ws: Workspace, *, vocab_size: Optional[int] = None, algo: st
                   "source_texts": data.source_texts, "words": words, "distinct_words": distinct, "chars": data.chars}
     extra = {"requested_vocab_size": vocab_size, "target_vocab_size": size, "vocab_rule": None if vocab_size else "distinct_words/2, x64, [1000,16000]",
              "special_ids": ids, "special_ids_match_source": same_ids, "byte_level": source.byte_level,
+             "kind": "unigram" if algo == "unigram" else source.kind, "family": source.family.name,
              "pre_tokenizer": json.loads(tok.to_str()).get("pre_tokenizer"),
              "source_model": str(source.folder.relative_to(ws.root)) if source.folder.is_relative_to(ws.root)
              else str(source.folder)}
