@@ -8,16 +8,26 @@ that ``taalkit chat``/``translate``/``dict`` use as they are, with no torch.
 
 The zip carries ``bundle.json``: format version, languages, and size + SHA-256 of every file,
 checked on opening, so a truncated copy from a USB stick is refused instead of half-working.
-Runtime tier: no torch, no transformers.
+``bundle.sig`` (optional, :mod:`kit.signing`) is an ed25519 signature over ``bundle.json``, so a
+receiver who holds the maker's public key knows nothing was changed on the way.
+
+A bundle is also a file from a stranger, so opening it trusts nothing in it: every entry is
+unpacked with a running byte count bounded by the manifest's size and the zip header's, an
+entry that inflates more than :data:`MAX_RATIO` times is refused before a byte is written, the
+manifest's types and paths are checked, and every path in the bundled database must stay
+inside the new workspace. See docs/SECURITY.md. Runtime tier: no torch, no transformers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import tempfile
+import time
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
@@ -28,7 +38,15 @@ from .progress import CancelToken, ProgressCallback, emit
 from .workspace import DB_NAME, Workspace, now
 
 MANIFEST = "bundle.json"
+SIGNATURE = "bundle.sig"
 FORMAT = 1
+#: No real GGUF (stored) or VACUUMed database (deflated text) inflates anywhere near this much.
+MAX_RATIO = 200
+#: bundle.json and bundle.sig are a few KB; anything larger is not ours.
+MAX_MANIFEST_BYTES = 1 << 20
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_OPEN_MARK = ".taalkit-open"  # pid of the process unpacking into a temp folder
+_STALE_S = 3600
 STAGE = "bundle"
 # What the runtime reads; everything else in the database stays on the workbench.
 KEPT_TABLES = ("workspace_meta", "dictionaries", "entries", "models", "exports", "system_prompts")
@@ -36,8 +54,18 @@ _CHUNK = 1 << 20
 
 
 def bundle(ws: Workspace, out_zip: os.PathLike | str, *, export_id: Optional[int] = None,
+           sign_key: Optional[os.PathLike | str] = None,
            progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
-    """Write ``out_zip`` with the newest export (or ``export_id``) and the dictionary; return the manifest."""
+    """Write ``out_zip`` with the newest export (or ``export_id``) and the dictionary; return the manifest.
+
+    ``sign_key`` (a secret key file from ``taalkit keygen``) adds ``bundle.sig``; the manifest
+    returned then carries ``signed_by`` (the key's fingerprint).
+    """
+    signature = None
+    if sign_key is not None:
+        from .signing import sign
+
+        sign(b"", sign_key)  # a wrong or missing key file fails before minutes of copying
     out_zip = Path(out_zip)
     if out_zip.suffix.lower() != ".zip":
         raise TaalkitError(f"{out_zip}: the bundle file name must end in .zip")
@@ -69,21 +97,37 @@ def bundle(ws: Workspace, out_zip: os.PathLike | str, *, export_id: Optional[int
         emit(progress, STAGE, 2, 3, f"writing {out_zip.name}")
         with atomic_path(out_zip) as tmp_zip:
             with zipfile.ZipFile(tmp_zip, "w") as zf:
-                zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+                manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+                zf.writestr(MANIFEST, manifest_bytes)
+                if sign_key is not None:
+                    from .signing import sign
+
+                    signature = sign(manifest_bytes, sign_key)
+                    zf.writestr(SIGNATURE, json.dumps(signature, indent=2))
                 # GGUF weights do not deflate; storing them keeps bundling and opening fast.
                 zf.write(slim, DB_NAME, compress_type=zipfile.ZIP_DEFLATED)
                 _write_streamed(zf, gguf, gguf_name, progress, cancel)
     manifest["zip"] = str(out_zip)
     manifest["zip_bytes"] = out_zip.stat().st_size
+    if signature is not None:
+        import base64
+
+        from .signing import fingerprint
+
+        manifest["signed_by"] = fingerprint(base64.b64decode(signature["public_key"]))
     emit(progress, STAGE, 3, 3, f"wrote {out_zip} ({human_bytes(manifest['zip_bytes'])})")
     return manifest
 
 
 def open_bundle(zip_path: os.PathLike | str, dest: os.PathLike | str, *,
+                trust: Optional[os.PathLike | str] = None,
                 progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Workspace:
     """Unpack a bundle into the new workspace ``dest`` (a missing or empty folder) and open it.
 
-    Nothing appears at ``dest`` unless every file arrived whole (sizes and SHA-256 match).
+    Nothing appears at ``dest`` unless every file arrived whole (sizes and SHA-256 match) and
+    the bundled database is a taalkit one whose paths stay inside ``dest``. ``trust`` (a public
+    key file) requires a valid signature by that key. The workspace returned carries
+    ``signature``: ``{"signed": bool, "signed_by": fingerprint or None, "trusted": bool}``.
     """
     zip_path, dest = Path(zip_path), Path(dest).expanduser()
     if not zip_path.is_file():
@@ -92,33 +136,40 @@ def open_bundle(zip_path: os.PathLike | str, dest: os.PathLike | str, *,
         raise WorkspaceError(f"{dest} exists and is not an empty folder; choose a new folder with --to")
     try:
         zf = zipfile.ZipFile(zip_path)
-    except zipfile.BadZipFile:
-        raise TaalkitError(f"{zip_path}: not a zip file (or the copy is truncated)") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise TaalkitError(f"{zip_path}: not a zip file (or the copy is truncated: {err})") from None
     with zf:
-        manifest = _read_manifest(zf, zip_path)
+        manifest, raw = _read_manifest_bytes(zf, zip_path)
+        signature = _check_signature(zf, zip_path, raw, trust)
         files = manifest["files"]
+        infos = {name: zf.getinfo(name) for name in files}
         require_free_disk(dest.parent if dest.parent.exists() else Path.cwd(),
-                          sum(f["size"] for f in files.values()), "the unpacked bundle")
+                          sum(min(info["size"], infos[name].file_size) for name, info in files.items()),
+                          "the unpacked bundle")
+        sweep_stale_opens(dest)
         with atomic_path(dest) as tmp:
             tmp.mkdir()
+            (tmp / _OPEN_MARK).write_text(f"{os.getpid()}\n", encoding="utf-8")
             for i, (name, info) in enumerate(files.items()):
                 emit(progress, "open bundle", i, len(files), f"unpacking {name}")
                 target = tmp / PurePosixPath(name)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    with zf.open(name) as src, open(target, "wb") as out:
-                        while block := src.read(_CHUNK):
-                            if cancel is not None:
-                                cancel.check()
-                            out.write(block)
-                except (zipfile.BadZipFile, EOFError, OSError) as err:
-                    raise TaalkitError(f"{zip_path}: {name} could not be read ({err}); copy the bundle again") from None
-                if target.stat().st_size != info["size"] or sha256_file(target) != info["sha256"]:
+                _unpack(zf, infos[name], info["size"], target, zip_path, cancel)
+                if sha256_file(target) != info["sha256"]:
                     raise TaalkitError(f"{zip_path}: {name} is damaged (checksum mismatch); copy the bundle again")
+            (tmp / _OPEN_MARK).unlink()
             # Opening runs the migrations: a bundle from an older kit works in a newer one.
-            Workspace.open(tmp).close()
+            ws = Workspace.open(tmp)
+            try:
+                from .db import check_paths
+
+                check_paths(ws.db, tmp, f"{zip_path}: {DB_NAME}")
+            finally:
+                ws.close()
     emit(progress, "open bundle", len(files), len(files), f"workspace ready at {dest}")
-    return Workspace.open(dest)
+    ws = Workspace.open(dest)
+    ws.signature = signature
+    return ws
 
 
 def read_manifest(zip_path: os.PathLike | str) -> dict:
@@ -126,8 +177,93 @@ def read_manifest(zip_path: os.PathLike | str) -> dict:
     try:
         with zipfile.ZipFile(zip_path) as zf:
             return _read_manifest(zf, Path(zip_path))
-    except zipfile.BadZipFile:
-        raise TaalkitError(f"{zip_path}: not a zip file (or the copy is truncated)") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise TaalkitError(f"{zip_path}: not a zip file (or the copy is truncated: {err})") from None
+
+
+def sweep_stale_opens(dest: os.PathLike | str) -> list[Path]:
+    """Remove temp folders an interrupted ``open`` into ``dest`` left (``.DEST.*.tmp``); return them.
+
+    A folder is stale when the process named in its mark is gone (``kill -9``, a power cut), or,
+    with no mark, when it is over an hour old. A folder another live ``open`` is filling stays.
+    """
+    dest = Path(dest)
+    if not dest.parent.is_dir():
+        return []
+    removed = []
+    for tmp in dest.parent.glob(f".{dest.name}.*.tmp"):
+        if not tmp.is_dir() or tmp.is_symlink():
+            continue
+        mark = tmp / _OPEN_MARK
+        try:
+            pid = int(mark.read_text(encoding="utf-8").split()[0])
+            stale = not _alive(pid)
+        except (OSError, ValueError, IndexError):
+            stale = time.time() - tmp.stat().st_mtime > _STALE_S
+        if stale:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unpack(zf: zipfile.ZipFile, zinfo: zipfile.ZipInfo, size: int, target: Path, zip_path: Path, cancel) -> None:
+    """Copy one entry, never writing more than the manifest and the zip header both allow."""
+    name = zinfo.filename
+    if zinfo.file_size != size:
+        raise TaalkitError(f"{zip_path}: {name} is {zinfo.file_size} bytes in the zip but {size} in "
+                           f"{MANIFEST}; the bundle is damaged or forged")
+    if zinfo.compress_type != zipfile.ZIP_STORED and size > MAX_RATIO * max(zinfo.compress_size, 1024):
+        raise TaalkitError(f"{zip_path}: {name} would inflate {size / max(zinfo.compress_size, 1):.0f} times "
+                           f"(a zip bomb?); refusing to unpack it")
+    written = 0
+    try:
+        with zf.open(zinfo) as src, open(target, "wb") as out:
+            while block := src.read(min(_CHUNK, size - written + 1)):
+                written += len(block)
+                if written > size:
+                    raise TaalkitError(f"{zip_path}: {name} holds more than the {size} bytes its header and "
+                                       f"{MANIFEST} promise; refusing it")
+                if cancel is not None:
+                    cancel.check()
+                out.write(block)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, zlib.error) as err:
+        raise TaalkitError(f"{zip_path}: {name} could not be read ({err}); copy the bundle again") from None
+    if written != size:
+        raise TaalkitError(f"{zip_path}: {name} is damaged ({written} of {size} bytes); copy the bundle again")
+
+
+def _check_signature(zf: zipfile.ZipFile, zip_path: Path, manifest_bytes: bytes, trust) -> dict:
+    from .signing import fingerprint, public_key_of, verify
+
+    wanted = fingerprint(public_key_of(trust)) if trust is not None else None
+    if SIGNATURE not in zf.namelist():
+        if wanted:
+            raise TaalkitError(f"{zip_path}: the bundle is not signed, but --trust asks for a signature by "
+                               f"{wanted}; refusing it")
+        return {"signed": False, "signed_by": None, "trusted": False}
+    raw = _read_small(zf, SIGNATURE, zip_path)
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        record = None
+    signer = verify(manifest_bytes, record, str(zip_path))
+    if wanted and signer != wanted:
+        raise TaalkitError(f"{zip_path}: signed by {signer}, not by the trusted key {wanted}; refusing it")
+    return {"signed": True, "signed_by": signer, "trusted": bool(wanted)}
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -210,29 +346,65 @@ def _write_streamed(zf: zipfile.ZipFile, path: Path, name: str, progress, cancel
             emit(progress, STAGE, 2 + done / max(1, size), 3, f"writing {name}")
 
 
-def _read_manifest(zf: zipfile.ZipFile, zip_path: Path) -> dict:
+def _read_small(zf: zipfile.ZipFile, name: str, zip_path: Path) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise TaalkitError(f"{zip_path}: {name} is {info.file_size} bytes, not a taalkit bundle's")
     try:
-        manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
-    except KeyError:
-        raise TaalkitError(f"{zip_path}: not a taalkit bundle (no {MANIFEST}); make one with 'taalkit bundle'") from None
-    except (ValueError, UnicodeDecodeError):
+        with zf.open(info) as f:
+            return f.read(MAX_MANIFEST_BYTES + 1)[:MAX_MANIFEST_BYTES]
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, zlib.error) as err:
+        raise TaalkitError(f"{zip_path}: {name} could not be read ({err}); copy the bundle again") from None
+
+
+def _read_manifest(zf: zipfile.ZipFile, zip_path: Path) -> dict:
+    return _read_manifest_bytes(zf, zip_path)[0]
+
+
+def _read_manifest_bytes(zf: zipfile.ZipFile, zip_path: Path) -> tuple[dict, bytes]:
+    """The checked manifest and its exact bytes (what a signature covers)."""
+    if MANIFEST not in zf.namelist():
+        raise TaalkitError(f"{zip_path}: not a taalkit bundle (no {MANIFEST}); make one with 'taalkit bundle'")
+    raw = _read_small(zf, MANIFEST, zip_path)
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise TaalkitError(f"{zip_path}: {MANIFEST} is not valid JSON; copy the bundle again") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+    bad = f"{zip_path}: {MANIFEST} is malformed"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or not manifest["files"]:
         raise TaalkitError(f"{zip_path}: {MANIFEST} lists no files; copy the bundle again")
-    if manifest.get("format", 0) > FORMAT:
+    fmt = manifest.get("format", 0)
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise TaalkitError(f"{bad}: 'format' should be a number, found {type(fmt).__name__}")
+    if fmt > FORMAT:
         raise TaalkitError(f"{zip_path}: made by a newer taalkit ({manifest.get('created_by')}); update taalkit")
     names = set(zf.namelist())
+    seen: set[str] = set()
+    for name in manifest["files"]:  # paths first: an escaping name is the attack, whatever else is wrong
+        parts = PurePosixPath(name).parts
+        if PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name or not parts or ":" in name \
+                or name in (MANIFEST, SIGNATURE) or parts[0] == _OPEN_MARK:
+            raise TaalkitError(f"{zip_path}: refusing unsafe path {name!r} in the bundle")
     for name, info in manifest["files"].items():
         parts = PurePosixPath(name).parts
-        if PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name or not parts:
-            raise TaalkitError(f"{zip_path}: refusing unsafe path {name!r} in the bundle")
         if name not in names:
             raise TaalkitError(f"{zip_path}: {name} is missing from the bundle; copy it again")
         if not isinstance(info, dict) or not {"size", "sha256"} <= set(info):
             raise TaalkitError(f"{zip_path}: {MANIFEST} has no checksum for {name}")
+        size, sha = info["size"], info["sha256"]
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise TaalkitError(f"{bad}: the size of {name} should be a whole number of bytes, found {size!r}")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise TaalkitError(f"{bad}: the sha256 of {name} should be 64 hex digits, found {str(sha)[:70]!r}")
+        key = "/".join(parts).casefold()
+        prefixes = {"/".join(parts[:i]).casefold() for i in range(1, len(parts))}
+        if key in seen or prefixes & seen or any(s.startswith(key + "/") for s in seen):
+            raise TaalkitError(f"{bad}: {name} clashes with another entry (a file and a folder of one name, "
+                               "or two names differing only in case)")
+        seen.add(key)
     if DB_NAME not in manifest["files"]:
         raise TaalkitError(f"{zip_path}: the bundle has no {DB_NAME}")
-    return manifest
+    return manifest, raw
 
 
-__all__ = ["bundle", "open_bundle", "read_manifest"]
+__all__ = ["bundle", "open_bundle", "read_manifest", "sweep_stale_opens"]
