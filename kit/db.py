@@ -229,6 +229,7 @@ def connect(path: Path | str, *, create: bool = False) -> Database:
         raise WorkspaceError(f"{path}: not a usable SQLite database ({err}); "
                              "move it away or restore it from a copy") from None
     db.read_only = read_only
+    current = len(_known())  # SCHEMA_VERSION, counted again in case a migration was appended since import
     user_tables = {t for t in tables if not t.startswith("sqlite_")}
     applied = _applied(db) if MIGRATIONS_TABLE in tables else []
     if user_tables and not applied:
@@ -237,21 +238,30 @@ def connect(path: Path | str, *, create: bool = False) -> Database:
         raise WorkspaceError(f"{path}: an SQLite database made by another program (tables: {shown}), "
                              "not a taalkit workspace; taalkit leaves it untouched")
     unknown = [name for name in applied if name not in _known()]
-    if version > SCHEMA_VERSION or unknown:
+    if version > current or unknown:
         db.close()
         newer = max(version, len(applied))
-        raise WorkspaceError(f"{path}: made by a newer taalkit (schema {newer} > {SCHEMA_VERSION}); "
+        raise WorkspaceError(f"{path}: made by a newer taalkit (schema {newer} > {current}); "
                              "update taalkit to open this workspace")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode = WAL")
     pending = [m for m in _known() if m not in applied]
     if pending and read_only:
-        db.schema_note = (f"{path}: schema {len(applied)} is older than this kit's {SCHEMA_VERSION} and the "
+        db.schema_note = (f"{path}: schema {len(applied)} is older than this kit's {current} and the "
                           "workspace is read-only, so it was not upgraded")
     elif pending:
         if applied:
-            db.schema_note = f"{path}: upgraded the workspace schema {len(applied)} → {SCHEMA_VERSION}"
-        migrations.apply(db)
-    if not read_only and version != SCHEMA_VERSION:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.schema_note = f"{path}: upgraded the workspace schema {len(applied)} → {current}"
+        try:
+            migrations.apply(db)  # each step and its record in one transaction (sqlite-utils)
+        except sqlite3.Error as err:
+            done = len(_applied(db))
+            db.close()
+            raise WorkspaceError(f"{path}: upgrading the schema failed after step {done} of {current} ({err}); "
+                                 "the failed step was rolled back, nothing else changed") from None
+    if not read_only and version != current:
+        conn.execute(f"PRAGMA user_version = {current}")
     _check_columns(db, path)
     return db
 
@@ -266,11 +276,9 @@ def _writable(path: Path) -> bool:
 
 
 def _open(path: Path, read_only: bool) -> sqlite3.Connection:
-    if not read_only:
+    if not read_only:  # settings that write (WAL) wait until the file is known to be ours
         conn = sqlite3.connect(str(path), check_same_thread=False)
-        conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
         return conn
     uri = "file:" + _quote(path.resolve()) + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -304,7 +312,7 @@ def _expected_columns() -> dict[str, set[str]]:
     global _EXPECTED
     if _EXPECTED is None:
         mem = sqlite_utils.Database(memory=True)
-        migrations.apply(mem)
+        migrations.apply(mem)  # the shipped migrations: a column a later one drops is not required
         _EXPECTED = {t.name: {c.name for c in t.columns} for t in mem.tables
                      if not t.name.startswith("entries_fts") and t.name != MIGRATIONS_TABLE}
         mem.close()
@@ -433,3 +441,20 @@ def check_paths(db: sqlite_utils.Database, root: Path, label: str) -> None:
         for rowid, value in db.execute(f"select rowid, [{column}] from [{table}] where [{column}] != ''"):
             if value is not None:
                 inside(root, str(value), f"{label}: {table} row {rowid} ({column})")
+
+
+def user_message(err: sqlite3.Error) -> Optional[str]:
+    """A one-line message for SQLite errors a user causes (a busy or read-only workspace), else None.
+
+    Most writes go through :func:`begin_write`, which says this itself; this covers the single-row
+    writes sqlite-utils makes on its own, so a face can print it instead of a traceback.
+    """
+    text = str(err)
+    if "readonly" in text or "read-only" in text:
+        return ("the workspace database is read-only here (a read-only folder or medium); "
+                "copy the workspace to a writable folder to change it")
+    if "locked" in text or "busy" in text:
+        return "another taalkit process is writing to this workspace; try again when it has finished"
+    if "not a database" in text or "malformed" in text:
+        return f"the workspace database is damaged ({text}); restore it from a copy"
+    return None
