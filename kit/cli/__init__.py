@@ -9,6 +9,7 @@ without torch installed.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ class TaalkitGroup(click.Group):
         except TaalkitError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             ctx.exit(err.exit_code)
+        except sqlite3.Error as err:  # a busy, read-only or damaged workspace: one line from kit.db
+            from ..db import user_message
+
+            if user_message(err) is None:
+                raise
+            click.secho(f"error: {user_message(err)}", fg="red", err=True)
+            ctx.exit(2)
 
     def list_commands(self, ctx):
         # Pipeline order, not alphabetical: the help text reads like the journey.

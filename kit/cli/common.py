@@ -57,7 +57,10 @@ def _parents(ctx):
 def open_workspace(ctx: click.Context):
     from ..workspace import Workspace
 
-    return Workspace.open(workspace_path(ctx))
+    ws = Workspace.open(workspace_path(ctx))
+    if ws.db.schema_note:  # an upgraded (or not upgradable) older workspace is said, not hidden
+        click.echo(f"note: {ws.db.schema_note}", err=True)
+    return ws
 
 
 class ProgressPrinter:
