@@ -109,3 +109,26 @@ def test_training_and_translation_ask_alike():
         assert into_target == f"{user_message('hello', code)}\nhelo", code
         assert into_source == f"{user_message('helo', 'en')}\nhello", code
     assert user_message("x", "cym") == "Translate to Welsh: x" and user_message("x", "zz") == "Translate to zz: x"
+
+
+def test_with_a_dictionary_the_requests_carry_the_draft_and_say_so(workspace, tiny_llama_dir, tiny_tokenizer):
+    """Recipe ``draft``: each request shows the word-by-word draft, exactly as kit.infer will ask."""
+    from kit.infer.translate import user_message
+    from kit.infer.wordbyword import uses_draft
+
+    ws = finetune_workspace(workspace, tiny_llama_dir)
+    ws.db["dictionaries"].insert({"id": 1, "name": "d"})
+    ws.db["entries"].insert_all([
+        {"dictionary_id": 1, "headword": "cat", "translation": "cath", "headword_lang": "en", "translation_lang": "cy"},
+        {"dictionary_id": 1, "headword": "sat", "translation": "eisteddodd", "headword_lang": "en",
+         "translation_lang": "cy"}])
+    pair = next((s, t) for s, t in ws.db.execute(
+        "select source_text, target_text from segments where split = 'train' and source_text like '%cat sat%'"))
+    text = gather_training_text(ws, tiny_tokenizer)
+    assert uses_draft(ws)
+    request = user_message(pair[0], "cy", pair[0].replace("cat", "cath").replace("sat", "eisteddodd"))
+    assert "\nWord by word: " in request and any(request in d for d in text.documents)
+    ws.set_meta(recipe={"draft": False, "dictionary_examples": 2})
+    text = gather_training_text(ws, tiny_tokenizer)
+    assert not uses_draft(ws) and not any("Word by word" in d for d in text.documents)
+    assert any(f"{user_message('cat', 'cy')}<|im_end|>" in d and "cath<|im_end|>" in d for d in text.documents)

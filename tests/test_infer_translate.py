@@ -8,7 +8,8 @@ import pytest
 from kit.errors import Cancelled, InputFormatError, TaalkitError, WorkspaceError
 from kit.infer.default_model import default_model_gguf, latest_export_gguf, resolve_model
 from kit.infer.engine import load_llama
-from kit.infer.translate import Translator, clean_output, stuck_in_loop, translate, translate_file
+from kit.infer.translate import Translator, clean_output, degenerate, stuck_in_loop, translate, translate_file
+from kit.infer.wordbyword import record_prompt
 from kit.progress import CancelToken
 
 
@@ -32,7 +33,7 @@ def ws(workspace):
 
 
 def test_glossary_entries_are_in_the_prompt_sent(ws, llm):
-    translator = Translator(ws, llm=llm)
+    translator = Translator(ws, llm=llm, draft=False)
     result = translator.translate("Open the file.", to="cy", max_tokens=8)
     assert [e.line() for e in result.glossary_entries] == ["open = agor (v)", "file = ffeil (n)"]
     assert "open = agor (v)\nfile = ffeil (n)" in result.prompt
@@ -45,6 +46,52 @@ def test_glossary_entries_are_in_the_prompt_sent(ws, llm):
     assert bare.prompt == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
                            "Face<|im_end|>\n<|im_start|>user\nTranslate to Welsh: Open the file.<|im_end|>\n"
                            "<|im_start|>assistant\n")
+
+
+def test_the_draft_goes_into_the_request_as_the_fine_tune_recorded(ws, llm):
+    result = Translator(ws, llm=llm).translate("Open the file.", to="cy", glossary=False, max_tokens=8)
+    assert result.draft == "Agor the ffeil."
+    assert "<|im_start|>user\nTranslate to Welsh: Open the file.\nWord by word: Agor the ffeil.<|im_end|>" \
+        in result.prompt
+    record_prompt(ws, draft=False)  # a model fine-tuned without drafts is asked without one
+    plain = Translator(ws, llm=llm).translate("Open the file.", to="cy", glossary=False, max_tokens=8)
+    assert plain.draft == "" and "Word by word" not in plain.prompt
+
+
+def test_a_degenerate_answer_falls_back_to_the_draft(ws, llm):
+    # Two tokens cannot hold a translation of this line: the answer is far shorter than the draft.
+    translator = Translator(ws, llm=llm)
+    text = "Open the file, open the file, open the file."
+    result = translator.translate(text, to="cy", glossary=False, max_tokens=2)
+    assert result.fell_back and result.text == result.draft == "Agor the ffeil, agor the ffeil, agor the ffeil."
+    assert "draft is given instead" in result.notes[-1] and result.raw != result.text
+    kept = Translator(ws, llm=llm, fallback=False).translate(text, to="cy", glossary=False, max_tokens=2)
+    assert not kept.fell_back and kept.text == kept.raw
+
+
+def test_degenerate_judges_without_a_reference():
+    draft = "Mae'r neges hon yn cynnwys llofnod"
+    assert degenerate("", draft, "x") == "empty"
+    assert degenerate("Recipient: Recipient: Recipient: Recipient: Recipient:", draft, "x") == "looping"
+    assert degenerate("This message", draft, "This message") == "the source text copied"
+    assert degenerate("Mae", draft, "x") == "far from the draft's length"
+    assert degenerate("Mae'r neges hon yn cynnwys llofnod digidol", draft, "x") == ""
+
+
+def test_guard_processors_ban_repeats_and_an_echoed_start():
+    import numpy as np
+
+    from kit.infer.engine import BanFirst, NoRepeatNGram
+
+    guard = NoRepeatNGram(3)
+    prompt = np.array([5, 6, 7, 5, 6])  # the prompt may repeat itself: not the answer's business
+    assert np.isfinite(guard(prompt, np.zeros(10))).all()
+    scores = guard(np.array([5, 6, 7, 5, 6, 1, 2, 3, 1, 2]), np.zeros(10))
+    assert scores[3] == -np.inf and np.isfinite(np.delete(scores, 3)).all()  # "1 2 3" again is banned
+    ban = BanFirst([4, 9])
+    first = ban(np.array([1, 2]), np.zeros(10))
+    assert first[4] == first[9] == -np.inf and np.isfinite(first[:4]).all()
+    assert np.isfinite(ban(np.array([1, 2, 4]), np.zeros(10))).all()  # only the first token
 
 
 def test_other_direction_and_bad_direction(ws, llm):
@@ -111,6 +158,8 @@ def test_output_cleaning():
     assert clean_output("Welsh:\nAgor y ffeil\nMore", single_line=True) == "Agor y ffeil"
     assert clean_output("Translation: Agor y ffeil<|im_end|>", single_line=True) == "Agor y ffeil"
     assert clean_output("line one\nline two\n", single_line=False) == "line one\nline two"
+    assert clean_output("Translate to English: In the box", single_line=True) == "In the box"
+    assert clean_output("Word by word: Agor y ffeil", single_line=True) == "Agor y ffeil"
     assert stuck_in_loop("Mwaflaflaflafl") and not stuck_in_loop("Agor y ffeil...")
 
 

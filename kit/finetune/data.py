@@ -8,13 +8,19 @@ Why translation instructions: a community wants the model to *translate*, so eac
 appears as a chat turn in both directions ("Translate to Welsh: …" → "…"), formatted with the model's
 own chat template so the fine-tuned model answers the way ``kit.infer`` will ask.
 
+Why the word-by-word draft in those turns (recipe ``draft``, kit.finetune.plan): with the dictionary's
+draft in the request the model learns to post-edit (choose senses, fix order, inflect) instead of
+translating from nothing, which a brief fine-tune can teach; the translator then asks the same way
+(the choice is recorded in the workspace, kit.infer.wordbyword.record_prompt). Recipe
+``dictionary_examples`` adds dictionary entries as short translation pairs.
+
 The held-out split is only ever read for measuring bits per character, never packed into training blocks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..errors import WorkspaceError
 
@@ -51,19 +57,24 @@ def parallel_pairs(ws, split: str = "train") -> list[tuple[str, str]]:
 
 
 def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang: str,
-                        target_lang: str) -> list[str]:
+                        target_lang: str, drafts: Optional[Callable[[str, str, str], str]] = None) -> list[str]:
     """Each pair as a chat exchange in both directions, through the model's chat template.
 
     Without a chat template the pair is written as a plain instruction line, so base models
-    still learn the mapping.
+    still learn the mapping. ``drafts(text, from_lang, into_lang)`` gives the word-by-word draft
+    shown in the request (kit.infer.wordbyword.draft_instruction), none when omitted.
     """
     from ..dictionary.langs import translation_instruction
+    from ..infer.wordbyword import draft_instruction
 
     out: list[str] = []
     template = getattr(tokenizer, "chat_template", None)
     for source, target in pairs:
-        for text, answer, into in ((source, target, target_lang), (target, source, source_lang)):
+        for text, answer, frm, into in ((source, target, source_lang, target_lang),
+                                        (target, source, target_lang, source_lang)):
             instruction = translation_instruction(text, into)
+            if drafts is not None:
+                instruction = draft_instruction(instruction, drafts(text, frm, into))
             if template:
                 out.append(tokenizer.apply_chat_template(
                     [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}],
@@ -107,10 +118,57 @@ def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_lim
     heldout_set = set(heldout)
     texts = [t for t in texts if t not in heldout_set]
     pairs = [(s, t) for s, t in pairs if t not in heldout_set]
-    prompts = translation_prompts(tokenizer, pairs, ws.source_lang, ws.target_lang) if pairs else []
+    from .plan import recipe
+
+    settings = recipe(ws)
+    if translation and settings["dictionary_examples"]:
+        pairs = pairs + dictionary_examples(ws, int(settings["dictionary_examples"]))
+    drafts = draft_maker(ws) if translation and settings["draft"] else None
+    if translation:
+        from ..infer.wordbyword import record_prompt
+
+        record_prompt(ws, draft=drafts is not None)
+    prompts = translation_prompts(tokenizer, pairs, ws.source_lang, ws.target_lang, drafts) if pairs else []
     # Interleave so a short run sees both kinds of text, not only the first kind.
     documents = _interleave(texts, prompts)
     return TrainingText(documents, heldout[:heldout_limit], len(texts), len(prompts))
+
+
+def draft_maker(ws) -> Optional[Callable[[str, str, str], str]]:
+    """``(text, from, into) -> word-by-word draft`` over the workspace dictionary (None without one).
+
+    One lookup per direction, cached per word, so drafting 30k training requests costs seconds.
+    """
+    if not ws.db.execute("select 1 from entries limit 1").fetchone():
+        return None
+    from ..infer.glossary import DictionaryLookup
+    from ..infer.wordbyword import word_by_word
+
+    lookups: dict[tuple[str, str], DictionaryLookup] = {}
+
+    def draft(text: str, frm: str, into: str) -> str:
+        if (frm, into) not in lookups:
+            lookups[(frm, into)] = DictionaryLookup(ws, frm, into)
+        return word_by_word(ws, text, source_lang=frm, target_lang=into, lookup=lookups[(frm, into)])
+
+    return draft
+
+
+def dictionary_examples(ws, limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` dictionary entries as ``(source, target)`` pairs: short, clean translation
+    examples (first sense of each headword, phrases and single words alike)."""
+    from ..transtok import dictionary_pairs
+
+    seen, out = set(), []
+    for _rid, source, target in dictionary_pairs(ws):
+        target = target.split(";")[0].split(",")[0].strip()
+        if source.lower() in seen or not target:
+            continue
+        seen.add(source.lower())
+        out.append((source, target))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _interleave(a: list[str], b: list[str]) -> list[str]:

@@ -25,6 +25,21 @@ AUTO_EMBEDDINGS_MINUTES = 30
 AUTO_EMBEDDINGS_STEPS = 300
 LORA_RANK = 16
 
+# What the fine-tune trains on, beside the target text (kit.finetune.data), chosen by the measured
+# table of bench/translation_quality.py. A workspace may override any of them in ``workspace_meta``
+# key ``recipe`` (the bench does, to measure each on/off in one run).
+RECIPE_DEFAULTS = {
+    "draft": True,  # the word-by-word draft in every translation prompt (post-editing)
+    "dictionary_examples": 0,  # up to this many dictionary entries as short translation pairs, both ways
+}
+
+
+def recipe(ws) -> dict:
+    """The training recipe of this workspace: the defaults above, with its own overrides."""
+    out = dict(RECIPE_DEFAULTS)
+    out.update({k: v for k, v in (ws.meta("recipe", None) or {}).items() if k in RECIPE_DEFAULTS})
+    return out
+
 
 def physical_cores() -> int:
     """Threads for CPU training: physical cores (hyper-threads only add contention), or TAALKIT_THREADS."""

@@ -113,19 +113,78 @@ class StreamStats:
         return (self.tokens - 1) / self.decode_s
 
 
+class NoRepeatNGram:
+    """A llama.cpp logits processor: never generate an n-gram of tokens the answer already holds.
+
+    Why: a briefly tuned small model under greedy decoding falls into loops ("Recipient: Recipient:
+    Recipient: …") until the token limit, which costs time and chrF. Only the generated tokens
+    count (the prompt may hold the same words on purpose: the source text, the draft). Written by
+    hand because llama-cpp-python has a repetition *penalty* but no n-gram ban; O(answer length)
+    per token on numpy arrays.
+    """
+
+    def __init__(self, n: int = 3) -> None:
+        self.n = int(n)
+        self.start: Optional[int] = None
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.start is None:
+            self.start = len(input_ids)  # the first call sees the prompt only
+        answer = np.asarray(input_ids[self.start:])
+        n = self.n
+        if n < 1 or len(answer) < n:
+            return scores
+        if n == 1:
+            scores[answer] = -np.inf
+            return scores
+        prefix = answer[-(n - 1):]
+        windows = np.lib.stride_tricks.sliding_window_view(answer[:-1], n - 1)
+        hits = np.nonzero((windows == prefix).all(axis=1))[0]
+        if len(hits):
+            scores[answer[hits + n - 1]] = -np.inf
+        return scores
+
+
+class BanFirst:
+    """A logits processor that forbids some tokens as the answer's first token (an echoed instruction)."""
+
+    def __init__(self, token_ids) -> None:
+        self.token_ids = sorted({int(t) for t in token_ids if t is not None and t >= 0})
+        self.start: Optional[int] = None
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.start is None:
+            self.start = len(input_ids)
+        if len(input_ids) == self.start and self.token_ids:
+            scores[np.asarray(self.token_ids)] = -np.inf
+        return scores
+
+
 def stream_tokens(llm, prompt: str, *, max_tokens: int, stats: StreamStats, temperature: float = 0.0,
                   top_p: float = 0.95, stop: Optional[list[str]] = None, cancel=None,
-                  seed: Optional[int] = None) -> Iterator[str]:
+                  seed: Optional[int] = None, repeat_penalty: Optional[float] = None,
+                  logits_processors: Optional[list] = None) -> Iterator[str]:
     """Yield text pieces, one per generated token, filling ``stats`` as it goes.
 
     ``cancel`` (a :class:`kit.progress.CancelToken`) is polled before each token; a stop
     ends the stream quietly with ``stats.finish_reason == "stopped"`` and the partial text kept.
+    ``repeat_penalty`` is llama.cpp's own (None: llama-cpp-python's default); ``logits_processors`` (e.g.
+    :class:`NoRepeatNGram`, fresh per call: they keep the prompt length) see every step's scores.
     """
     stats.prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
     started = time.perf_counter()
     first_at = None
+    extra = {} if repeat_penalty is None else {"repeat_penalty": repeat_penalty}
+    if logits_processors:
+        from llama_cpp import LogitsProcessorList
+
+        extra["logits_processor"] = LogitsProcessorList(logits_processors)
     stream = llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                                   stop=stop or [], stream=True, seed=seed)
+                                   stop=stop or [], stream=True, seed=seed, **extra)
     try:
         for chunk in stream:
             if cancel is not None and cancel.cancelled:

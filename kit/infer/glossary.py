@@ -111,6 +111,7 @@ class DictionaryLookup:
         self.db = ws.db
         self.src, self.tgt = lang_code(source_lang), lang_code(target_lang)
         self._cache: dict[tuple[str, str], list[dict]] = {}
+        self._words: dict[tuple[str, int], list[GlossaryEntry]] = {}  # drafts of a whole corpus reuse these
         self.has_entries = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
 
     def _fts(self, column: str, query: str) -> list[dict]:
@@ -127,6 +128,12 @@ class DictionaryLookup:
         return [r for r in rows if lang_code(r["hl"]) == self.src and lang_code(r["tl"]) == self.tgt]
 
     def lookup(self, word: str, per_word: int = 2) -> list[GlossaryEntry]:
+        key = (word, per_word)
+        if key not in self._words:
+            self._words[key] = self._lookup(word, per_word)
+        return self._words[key]
+
+    def _lookup(self, word: str, per_word: int) -> list[GlossaryEntry]:
         w = word.lower()
         if len(w) < 2:
             return []

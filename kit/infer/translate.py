@@ -4,6 +4,14 @@
 glossary of dictionary entries for the input's words), the text as the user message, and
 decodes greedily. ``translate_file`` does the same line by line for a plain or TSV file,
 appending to the output so a crash at line 4,000 restarts at line 4,000.
+
+Three dictionary-aware defaults, each measured on/off by ``bench/translation_quality.py``:
+- **draft**: the word-by-word draft goes into the request (``Word by word: …``) and the model
+  post-edits it — the way kit.finetune trained it (see kit.infer.wordbyword);
+- **guard**: greedy decoding never repeats an n-gram of its own answer and never starts by
+  echoing the instruction (kit.infer.engine's logits processors);
+- **fallback**: an answer that is empty, looping, or nothing like the draft in length is replaced
+  by the draft itself, so the hybrid is never far below the dictionary it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from ..dictionary.textfile import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
+from .wordbyword import DRAFT_LABEL, draft_instruction, uses_draft, word_by_word
+
+# Defaults chosen by bench/translation_quality.py (see bench/RESULTS.md, "translation_quality").
+GUARD_NGRAM = 4
 
 
 @dataclass
@@ -36,6 +48,9 @@ class Translation:
     seconds: float = 0.0
     stopped: bool = False
     notes: list[str] = field(default_factory=list)
+    draft: str = ""  # the word-by-word draft the model was shown ("" when none)
+    raw: str = ""  # the model's answer before the fallback (equal to text unless it fell back)
+    fell_back: bool = False
 
 
 def direction(ws, to: str) -> tuple[str, str]:
@@ -55,18 +70,19 @@ def system_message(source: str, target: str, glossary: Glossary) -> str:
             f"with the {lang_name(target)} translation only.")
 
 
-def user_message(text: str, target: str) -> str:
-    """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``), so an adapted
-    model is asked exactly the way it learned to translate."""
+def user_message(text: str, target: str, draft: Optional[str] = None) -> str:
+    """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``, then the
+    word-by-word draft when there is one), so an adapted model is asked the way it learned."""
     from ..dictionary.langs import translation_instruction
 
-    return translation_instruction(text, lang_code(target))
+    return draft_instruction(translation_instruction(text, lang_code(target)), draft)
 
 
-def translation_messages(text: str, source: str, target: str, glossary: Optional[Glossary]) -> list[dict]:
+def translation_messages(text: str, source: str, target: str, glossary: Optional[Glossary],
+                         draft: Optional[str] = None) -> list[dict]:
     """Without a glossary: the bare training-format turn (the template adds its default system prompt).
     With one: the glossary as the system message, before the same turn."""
-    messages = [{"role": "user", "content": user_message(text, target)}]
+    messages = [{"role": "user", "content": user_message(text, target, draft)}]
     if glossary:
         messages.insert(0, {"role": "system", "content": system_message(source, target, glossary)})
     return messages
@@ -76,8 +92,15 @@ class Translator:
     """One loaded model translating many texts (the model and dictionary lookups are reused)."""
 
     def __init__(self, ws, *, model_path: Optional[os.PathLike | str] = None, llm=None, n_ctx: int = 2048,
-                 n_threads: Optional[int] = None, max_entries: int = 24) -> None:
+                 n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
+                 guard: bool = True, fallback: bool = True) -> None:
+        """``draft`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.uses_draft).
+        The draft and the fallback need a dictionary; without one they are quietly off."""
         self.ws = ws
+        has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
+        self.draft = (uses_draft(ws) if draft is None else bool(draft)) and has_dictionary
+        self.guard = bool(guard)
+        self.fallback = bool(fallback) and has_dictionary
         if llm is None:
             path = resolve_model(ws, model_path)
             llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
@@ -95,17 +118,38 @@ class Translator:
             self._lookups[key] = DictionaryLookup(self.ws, source, target)
         return self._lookups[key]
 
-    def prompt(self, text: str, *, to: str, glossary: bool = True) -> tuple[str, Glossary]:
+    def word_by_word(self, text: str, *, to: str) -> str:
+        source, target = direction(self.ws, to)
+        return word_by_word(self.ws, text, source_lang=source, target_lang=target,
+                            lookup=self.lookup(source, target))
+
+    def prompt(self, text: str, *, to: str, glossary: bool = True, draft: Optional[str] = None) -> tuple[str, Glossary]:
         source, target = direction(self.ws, to)
         gloss = build_glossary(self.ws, text, source_lang=source, target_lang=target,
                                max_entries=self.max_entries, lookup=self.lookup(source, target)) \
             if glossary else Glossary([], source, target)
-        return self.template.render(translation_messages(text, source, target, gloss)), gloss
+        return self.template.render(translation_messages(text, source, target, gloss, draft)), gloss
+
+    def _processors(self, text: str) -> list:
+        """Fresh guard processors for one answer (they remember where the prompt ended)."""
+        from .engine import BanFirst, NoRepeatNGram
+
+        if not self.guard:
+            return []
+        processors = [NoRepeatNGram(GUARD_NGRAM)]
+        if not text.lstrip().lower().startswith("translate"):
+            # The echoed instruction starts with this word; an answer that should not, must not.
+            ids = {self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0]
+                   for w in ("Translate", " Translate")}
+            processors.append(BanFirst(ids))
+        return processors
 
     def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
                   max_tokens: Optional[int] = None) -> Translation:
         source, target = direction(self.ws, to)
-        prompt, gloss = self.prompt(text, to=to, glossary=glossary)
+        draft = self.word_by_word(text, to=to) if (self.draft or self.fallback) else ""
+        shown = draft if self.draft else None
+        prompt, gloss = self.prompt(text, to=to, glossary=glossary, draft=shown)
         notes = []
         n_ctx = self.llm.n_ctx()
         n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
@@ -114,7 +158,7 @@ class Translator:
         if n_prompt + budget > n_ctx and gloss:
             # The glossary is the first thing to give up when the context is short.
             notes.append("glossary left out: the text is too long for the model's context with it")
-            prompt, gloss = self.prompt(text, to=to, glossary=False)
+            prompt, gloss = self.prompt(text, to=to, glossary=False, draft=shown)
             n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
         if n_prompt + budget > n_ctx:
             budget = n_ctx - n_prompt
@@ -124,7 +168,8 @@ class Translator:
         stats = StreamStats()
         started = time.perf_counter()
         single_line = "\n" not in text.strip()
-        stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel)
+        stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel,
+                               logits_processors=self._processors(text))
         for piece in stream:
             # A one-line input needs one line of answer: stop once it is complete, saving time.
             if stuck_in_loop(stats.text) or single_line and "\n" in piece and (
@@ -132,14 +177,24 @@ class Translator:
                 stream.close()
                 stats.finish_reason = "stop"
                 break
-        out = clean_output(stats.text, single_line=single_line)
+        raw = clean_output(stats.text, single_line=single_line)
+        out, fell_back = raw, False
+        if self.fallback and draft and stats.finish_reason != "stopped":
+            why = degenerate(raw, draft, text)
+            if why:
+                out, fell_back = draft, True
+                notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
         return Translation(out, list(gloss.entries), source, target, self.model_path, prompt, stats.tokens,
                            stats.tokens_per_s, time.perf_counter() - started, stats.finish_reason == "stopped",
-                           notes)
+                           notes, draft=shown or "", raw=raw, fell_back=fell_back)
 
 
 # "Welsh:", "Translation:", "English translation:" — labels small models put before the answer.
 LABEL_RE = re.compile(r"^(?:[\w ]{0,30}translation|welsh|english|cymraeg|saesneg|[A-Z][a-z]+)\s*:\s*", re.I)
+
+
+# The request echoed back ("Translate to English: …") and the draft's label, which small models copy.
+ECHO_RE = re.compile(r"^\s*(?:translate to [^:\n]{1,40}:|" + re.escape(DRAFT_LABEL) + r"\s*:)\s*", re.I)
 
 
 def _is_label(line: str) -> bool:
@@ -155,15 +210,33 @@ def stuck_in_loop(text: str, longest_unit: int = 8, repeats: int = 4) -> bool:
 
 
 def clean_output(text: str, single_line: bool) -> str:
-    """The model's answer without chat residue; for a one-line input, its first non-empty line."""
+    """The model's answer without chat residue or an echoed request; for a one-line input, its first
+    non-empty line."""
     text = text.replace("<|im_end|>", "").strip()
     if single_line:
         for line in text.splitlines():
-            line = line.strip()
+            line = ECHO_RE.sub("", ECHO_RE.sub("", line.strip())).strip()
             if line and not _is_label(line):
                 return LABEL_RE.sub("", line).strip()
         return ""
-    return text
+    return "\n".join(ECHO_RE.sub("", line) for line in text.splitlines())
+
+
+def degenerate(answer: str, draft: str, source: str) -> str:
+    """Why ``answer`` is no translation (empty, looping, the source copied, far from the draft's
+    length), or "" when it looks like one. Judged without the reference, so usable at run time."""
+    a, d = " ".join(answer.split()), " ".join(draft.split())
+    if not a:
+        return "empty"
+    words = a.lower().split()
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    if len(trigrams) >= 3 and len(set(trigrams)) <= len(trigrams) / 2 or stuck_in_loop(a):
+        return "looping"
+    if a.lower() == " ".join(source.split()).lower() and d.lower() != a.lower():
+        return "the source text copied"
+    if len(d) >= 12 and not (0.5 * len(d) <= len(a) <= 2.0 * len(d) + 8):
+        return "far from the draft's length"
+    return ""
 
 
 def translate(ws, text: str, *, to: str, model_path: Optional[os.PathLike | str] = None, glossary: bool = True,

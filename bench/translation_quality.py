@@ -1,0 +1,380 @@
+"""Does the adapted model translate better than the dictionary it was given? (issue 19)
+
+    .venv/bin/python bench/translation_quality.py                         # Welsh, every lever, 10-min budget
+    .venv/bin/python bench/translation_quality.py --configs draft --budget 30
+    .venv/bin/python bench/translation_quality.py --lang fy --configs draft
+    .venv/bin/python bench/translation_quality.py --report                # table + PNG from stored rows
+
+Prints chrF and chrF++ (sacrebleu) in both directions on a fixed subset of the shipped test set
+(the first ``--lines`` lines, 100 by default, of ``data/<lang>/test_en_<lang>.tsv``) for: the
+dictionary word by word; each unadapted base (the shipped SmolLM2 GGUF, and Gemma-3-270M when the
+kit has it) with and without the draft in the prompt; and the adapted model of every training
+configuration ("lever") with each decoding lever on and off, so every lever is measured on/off in
+the same run, on the same lines, against the same dictionary.
+
+**The budget is load-independent.** Seven people share this 2-core machine, so wall minutes
+measure the neighbours as much as the code. A budget of ``B`` minutes is the number of optimizer
+steps that ``B × 120`` *CPU seconds of the training process* buy (``time.process_time`` across
+training steps, measured in this run by a short calibration run per stage: 10 quiet wall minutes
+on 2 threads are ≈ 1200 CPU-s), passed to ``finetune(steps=N)``. The same N steps then give the
+same model however loaded the machine is. Each row also records its wall time and the load
+average, so the distortion is visible.
+
+Each finished row is appended to ``<root>/rows.jsonl`` (a partial run keeps what it measured);
+``--report`` rewrites the ``translation_quality`` section of bench/RESULTS.md (between markers)
+and draws ``bench/translation_learning_curve.png`` (chrF against CPU budget, both directions,
+word by word as the line to beat). The command that reproduces a row is stored with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+CPU_SECONDS_PER_MINUTE = 120  # 2 threads fully busy for one wall minute
+RESULTS = REPO / "bench" / "RESULTS.md"
+PNG = REPO / "bench" / "translation_learning_curve.png"
+BEGIN, END = "<!-- translation_quality:begin -->", "<!-- translation_quality:end -->"
+
+# Training levers: the recipe (kit.finetune.plan.RECIPE_DEFAULTS keys) and the stage.
+CONFIGS = {
+    "plain": {"recipe": {"draft": False, "dictionary_examples": 0}, "stage": "embeddings"},
+    "draft": {"recipe": {"draft": True, "dictionary_examples": 0}, "stage": "embeddings"},
+    "draft+full": {"recipe": {"draft": True, "dictionary_examples": 0}, "stage": "full"},
+    "draft+dict": {"recipe": {"draft": True, "dictionary_examples": 4000}, "stage": "embeddings"},
+}
+# Decoding levers on each adapted model: (draft shown, guard, fallback); None = as trained.
+VARIANTS = {
+    "kit default": (None, True, True),
+    "no guard": (None, False, True),
+    "no fallback": (None, True, False),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load_avg() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover
+        return -1.0
+
+
+# -- workspaces ----------------------------------------------------------------------------
+def prepare_base(root: Path, lang: str, vocab_size: int):
+    """Dictionary, corpus, source model, tokenizer and the trans-tokenized model, made once."""
+    from kit.demo import _import_corpus, _import_dictionaries, demo_data
+    from kit.workspace import Workspace
+
+    ws = Workspace.init(root, source="en", target=lang, name=f"tq-{lang}")
+    files = demo_data(lang)
+    if not ws.db.execute("select count(*) from entries").fetchone()[0]:
+        _import_dictionaries(ws, files, None, None)
+    if not ws.db.execute("select count(*) from segments").fetchone()[0]:
+        _import_corpus(ws, files, None, None)
+    if ws.latest_model("source") is None:
+        from kit.models import add_model
+
+        add_model(ws, "default")
+    if not ws.db.execute("select count(*) from tokenizers").fetchone()[0]:
+        from kit.tokenizer import train_tokenizer
+
+        train_tokenizer(ws, vocab_size=vocab_size)
+    if not ws.db.execute("select count(*) from models where role = 'transtok'").fetchone()[0]:
+        from kit.transtok import transtokenize
+
+        transtokenize(ws, method="transtok")
+    return ws, files
+
+
+def clone(base: Path, dest: Path) -> None:
+    """A copy of the prepared workspace: model files hard-linked (never written again), the DB copied."""
+    import sqlite3
+
+    from kit.workspace import DB_NAME
+
+    if dest.exists():
+        shutil.rmtree(dest)
+
+    def link_or_copy(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(base, dest, copy_function=link_or_copy,
+                    ignore=lambda _d, names: [n for n in names if n.startswith(DB_NAME)])
+    source, target = sqlite3.connect(base / DB_NAME), sqlite3.connect(dest / DB_NAME)
+    with target:
+        source.backup(target)  # consistent even with the base open in WAL mode
+    source.close()
+    target.close()
+
+
+# -- training (in a child process: its own CPU clock and memory) ---------------------------
+def train_child(args) -> None:
+    """``--train-child``: fine-tune one config for ``--steps`` steps, export Q8_0, print JSON."""
+    from kit.finetune import finetune
+    from kit.gguf import export_model
+    from kit.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    config = CONFIGS[args.config]
+    ws.set_meta(recipe=config["recipe"])
+    marks: list[tuple[int, float]] = []
+
+    def progress(event):
+        if event.stage == "finetune" and "loss" in event.metrics:
+            marks.append((int(event.done), time.process_time()))
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    row = finetune(ws, model="transtok-transtok", steps=args.steps, stage=config["stage"],
+                   eval_every=max(1, args.steps // 8), progress=progress)
+    train_wall, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    steps_cpu = marks[-1][1] - marks[0][1] if len(marks) > 1 else None
+    per_step = steps_cpu / (marks[-1][0] - marks[0][0]) if steps_cpu else None
+    extra = json.loads(row.get("extra") or "{}")
+    gguf = None
+    if not args.no_export:
+        export = export_model(ws, model=row, quant="Q8_0", verify=False)
+        gguf = str(ws.model_dir({"path": export["path"]}))
+    curve = [dict(zip(("step", "bpc"), r)) for r in ws.db.execute(
+        "select step, bits_per_char from run_metrics where run_id = ? and split = 'heldout' order by step",
+        [extra.get("run_id")])]
+    print("RESULT " + json.dumps({
+        "steps": args.steps, "cpu_s_per_step": per_step, "train_wall_s": round(train_wall, 1),
+        "train_cpu_s": round(train_cpu, 1), "bpc_start": extra.get("bpc_start"), "bpc_end": extra.get("bpc_end"),
+        "gguf": gguf, "curve": curve, "load_end": load_avg()}), flush=True)
+
+
+def run_child(root: Path, workspace: Path, config: str, steps: int, *, no_export=False) -> dict:
+    cmd = [sys.executable, __file__, "--train-child", "--workspace", str(workspace), "--config", config,
+           "--steps", str(steps), "--root", str(root)] + (["--no-export"] if no_export else [])
+    logf = root / f"train-{workspace.name}.log"
+    with open(logf, "w") as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    lines = [line for line in logf.read_text().splitlines() if line.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"training {config} failed (rc {proc.returncode}); see {logf}")
+    return json.loads(lines[-1][7:])
+
+
+def calibrate(root: Path, base: Path, stage: str) -> float:
+    """CPU seconds per optimizer step for ``stage`` (cached in ``<root>/calibration.json``)."""
+    cache = root / "calibration.json"
+    known = json.loads(cache.read_text()) if cache.exists() else {}
+    if stage not in known:
+        ws_path = root / f"calib-{stage}"
+        clone(base, ws_path)
+        config = next(name for name, c in CONFIGS.items() if c["stage"] == stage)
+        result = run_child(root, ws_path, config, 12, no_export=True)
+        known[stage] = result["cpu_s_per_step"]
+        cache.write_text(json.dumps(known, indent=1))
+        shutil.rmtree(ws_path, ignore_errors=True)
+        log(f"calibration {stage}: {known[stage]:.2f} CPU-s per step")
+    return known[stage]
+
+
+# -- scoring ----------------------------------------------------------------------------------
+def score(ws, pairs, system_fn) -> dict:
+    """chrF/chrF++ both directions; system_fn(text, to) -> (hypothesis, fell_back)."""
+    from kit.metrics import chrf
+
+    out = {}
+    for to, src_col in ((ws.target_lang, 0), (ws.source_lang, 1)):
+        hyps, refs, fell, echo = [], [], 0, 0
+        started = time.perf_counter()
+        for pair in pairs:
+            hyp, fell_back = system_fn(pair[src_col], to)
+            hyps.append(hyp)
+            refs.append(pair[1 - src_col])
+            fell += int(fell_back)
+            echo += int(hyp.lower().startswith("translate to"))
+        key = f"{ws.source_lang}->{to}" if to == ws.target_lang else f"{ws.target_lang}->{to}"
+        out[key] = {"chrf": round(chrf(hyps, refs), 2), "chrf_pp": round(chrf(hyps, refs, word_order=2), 2),
+                    "fallbacks": fell, "echoes": echo, "seconds": round(time.perf_counter() - started, 1),
+                    "examples": hyps[:3]}
+    return out
+
+
+def model_system(ws, gguf, draft, guard, fallback):
+    from kit.infer.engine import load_llama
+    from kit.infer.translate import Translator
+
+    translator = Translator(ws, llm=load_llama(gguf, n_ctx=1024), model_path=gguf, draft=draft, guard=guard,
+                            fallback=fallback)
+
+    def run(text, to):
+        result = translator.translate(text, to=to, glossary=False)
+        return " ".join(result.text.split()), result.fell_back
+
+    return run, translator
+
+
+def append_row(root: Path, row: dict) -> None:
+    row.update(load=load_avg(), at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    with open(root / "rows.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    dirs = " ".join(f"{k} {v['chrf']:.1f}/{v['chrf_pp']:.1f}" for k, v in row["scores"].items())
+    log(f"ROW {row['lang']} {row['system']} [{row.get('budget', '-')}]: {dirs}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lang", default="cy")
+    ap.add_argument("--root", type=Path, default=Path("/tmp/taalkit-bench-translation"))
+    ap.add_argument("--lines", type=int, default=100)
+    ap.add_argument("--budget", type=float, nargs="+", default=[10.0], help="CPU-equivalent minutes")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--variants", default="all", help="'all' or 'default' (kit default decoding only)")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--vocab-size", type=int, default=8000)
+    ap.add_argument("--report", action="store_true")
+    # internal: one training run in a child process
+    ap.add_argument("--train-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--no-export", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.train_child:
+        return train_child(args)
+    args.root.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        return report(args.root)
+
+    from kit.evaluate import read_test_pairs
+    from kit.infer.default_model import default_model_gguf
+    from kit.infer.glossary import DictionaryLookup
+    from kit.infer.wordbyword import word_by_word
+
+    base = args.root / f"{args.lang}-base"
+    log(f"preparing {base}")
+    ws, files = prepare_base(base, args.lang, args.vocab_size)
+    pairs = read_test_pairs(files.test, limit=args.lines)
+    subset = f"first {len(pairs)} lines of {files.test.relative_to(REPO)}"
+    common = {"lang": args.lang, "subset": subset}
+    command = f".venv/bin/python bench/translation_quality.py --lang {args.lang} --lines {args.lines}"
+
+    if not args.no_baselines:
+        lookups = {}
+
+        def wbw(text, to):
+            src = ws.target_lang if to == ws.source_lang else ws.source_lang
+            lookups.setdefault(to, DictionaryLookup(ws, src, to))
+            return word_by_word(ws, text, source_lang=src, target_lang=to, lookup=lookups[to]), False
+
+        append_row(args.root, {**common, "system": "word by word", "scores": score(ws, pairs, wbw),
+                               "command": command + " --configs none"})
+        for draft in (False, True):
+            name = f"SmolLM2-135M unadapted{' + draft' if draft else ''}"
+            fn, _t = model_system(ws, default_model_gguf(), draft, True, draft)
+            append_row(args.root, {**common, "system": name, "scores": score(ws, pairs, fn),
+                                   "command": command + " --configs none"})
+
+    configs = [c for c in args.configs.split(",") if c in CONFIGS]
+    variants = VARIANTS if args.variants == "all" else {"kit default": VARIANTS["kit default"]}
+    for budget in args.budget:
+        for config in configs:
+            per_step = calibrate(args.root, base, CONFIGS[config]["stage"])
+            steps = max(1, round(budget * CPU_SECONDS_PER_MINUTE / per_step))
+            ws_path = args.root / f"{args.lang}-{config}-{budget:g}".replace("+", "_")
+            clone(base, ws_path)
+            log(f"training {config} for {steps} steps ({budget:g} CPU-equivalent minutes)")
+            load_start = load_avg()
+            trained = run_child(args.root, ws_path, config, steps)
+            from kit.workspace import Workspace
+
+            cws = Workspace.open(ws_path)
+            for variant, (draft, guard, fallback) in variants.items():
+                if variant == "no fallback" and not CONFIGS[config]["recipe"]["draft"]:
+                    pass  # still measured: the fallback needs only the dictionary
+                fn, _t = model_system(cws, trained["gguf"], draft, guard, fallback)
+                append_row(args.root, {
+                    **common, "system": f"adapted: {config}", "variant": variant, "budget": budget,
+                    "steps": steps, "train": {k: trained[k] for k in ("train_wall_s", "train_cpu_s", "bpc_start",
+                                                                       "bpc_end", "curve", "load_end")},
+                    "load_start": load_start, "scores": score(cws, pairs, fn),
+                    "command": command + f" --configs {config} --budget {budget:g}"})
+            cws.close()
+    report(args.root)
+
+
+# -- the report ------------------------------------------------------------------------------
+def report(root: Path) -> None:
+    rows = [json.loads(line) for line in (root / "rows.jsonl").read_text().splitlines() if line.strip()]
+    if not rows:
+        print("no rows yet")
+        return
+    lines = ["| lang | system | decoding | budget (CPU-min) | steps | en→x chrF | en→x chrF++ | x→en chrF | "
+             "x→en chrF++ | fallbacks en→x / x→en | bits/char start → end | train wall s | load | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = list(r["scores"].values())
+        t = r.get("train") or {}
+        bpc = f"{t['bpc_start']:.3f} → {t['bpc_end']:.3f}" if t.get("bpc_end") else ""
+        lines.append(f"| {r['lang']} | {r['system']} | {r.get('variant', '')} | {r.get('budget', '')} | "
+                     f"{r.get('steps', '')} | {s[0]['chrf']:.1f} | {s[0]['chrf_pp']:.1f} | {s[1]['chrf']:.1f} | "
+                     f"{s[1]['chrf_pp']:.1f} | {s[0]['fallbacks']} / {s[1]['fallbacks']} | {bpc} | "
+                     f"{t.get('train_wall_s', '')} | {r.get('load_start', r.get('load', ''))} | `{r['command']}` |")
+    subset = rows[0]["subset"]
+    table = "\n".join(lines)
+    print(table)
+    section = (f"{BEGIN}\n## translation_quality\n\n`.venv/bin/python bench/translation_quality.py` "
+               f"(rows from {root}/rows.jsonl). Test lines: {subset}. Budget: optimizer steps worth N×120 "
+               f"CPU-seconds of the training process (calibrated per stage in the same run), so a loaded "
+               f"machine changes the wall time (shown with the 1-min load average), not the model.\n\n"
+               f"![chrF by budget](translation_learning_curve.png)\n\n{table}\n{END}\n")
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text, encoding="utf-8")
+    plot(rows)
+
+
+def plot(rows) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(no matplotlib: no learning-curve PNG)")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, index, title in ((axes[0], 0, "en→x"), (axes[1], 1, "x→en")):
+        series: dict[str, list] = {}
+        for r in rows:
+            if r.get("budget") is not None and r.get("variant") == "kit default" and r["lang"] == "cy":
+                series.setdefault(r["system"], []).append((r["budget"], list(r["scores"].values())[index]["chrf"]))
+            if r["system"] == "word by word" and r["lang"] == "cy":
+                ax.axhline(list(r["scores"].values())[index]["chrf"], color="grey", ls="--", label="word by word")
+        for name, points in series.items():
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        ax.set_title(f"Welsh {title}: chrF by fine-tuning budget")
+        ax.set_xlabel("budget (CPU-equivalent minutes, 120 CPU-s each)")
+        ax.set_ylabel("chrF")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(PNG, dpi=90)
+    print(f"wrote {PNG}")
+
+
+if __name__ == "__main__":
+    main()
