@@ -149,7 +149,11 @@ def read_vocab(model_dir: Path, n_vocab: Optional[int] = None) -> GgufVocab:
 
 
 def _byte_level_bpe(spec: dict, path: Path) -> GgufVocab:
-    if spec.get("normalizer"):
+    normalizer = spec.get("normalizer") or {}
+    # NFC (Qwen2's) is written without it, as llama.cpp's own converter does: llama.cpp does not
+    # normalize, so text that is already NFC (almost all text) tokenizes alike; the kit's target
+    # tokenizers leave it out altogether (kit.tokenizer.train).
+    if normalizer and normalizer.get("type") != "NFC":
         raise TaalkitError(f"{path}: byte-level BPE with a normalizer ({spec['normalizer'].get('type')}) "
                            "cannot be reproduced by llama.cpp; remove the normalizer")
     pre = pre_tokenizer_name(spec.get("pre_tokenizer"), str(path))

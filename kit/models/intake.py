@@ -177,7 +177,8 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     try:
         # transformers' GGUF reader draws its own tqdm bar on stderr; the kit's progress is enough.
         with contextlib.redirect_stderr(io.StringIO()):
-            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, local_files_only=True,
+            config = _gguf_config(info)
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, config=config, local_files_only=True,
                                                          trust_remote_code=False, use_safetensors=True,
                                                          dtype=torch.float32)
     except (ValueError, KeyError, RuntimeError) as err:
@@ -191,7 +192,6 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     model.config.name_or_path = info.display_name
     emit(progress, STAGE, 3, 4, "saving safetensors")
     model.save_pretrained(out, safe_serialization=True)
-    _restore_config(out / "config.json", info)
     max_pos = getattr(model.config, "max_position_embeddings", None)
     if max_pos:
         tokenizer.model_max_length = int(max_pos)
@@ -200,16 +200,23 @@ def _dequantize_gguf(info: SourceModel, out: Path, progress, cancel) -> None:
     del model
 
 
-def _restore_config(path: Path, info: SourceModel) -> None:
-    """Put back in config.json what transformers' GGUF reader does not rebuild (the family says what:
-    Llama-3's llama3 RoPE scaling, stored in GGUF only as the rope_freqs tensor)."""
+def _gguf_config(info: SourceModel):
+    """The config transformers reads from a GGUF, with what its reader does not rebuild put back by
+    the family (Qwen3's head_dim from ``key_length``, Llama-3's llama3 RoPE from ``rope_freqs``),
+    so the model is built in the right shape before any weight is read."""
+    from transformers import AutoConfig
+
     from .families import get
 
+    config = AutoConfig.from_pretrained(str(info.path.parent), gguf_file=info.path.name, local_files_only=True,
+                                        trust_remote_code=False)
     meta = info.gguf_meta
-    config = json.loads(path.read_text(encoding="utf-8"))
-    fixed = get(info.family or "llama").hf_config_from_gguf(config, meta, meta["_tensors"])
-    if fixed != config:
-        path.write_text(json.dumps(fixed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    before = config.to_dict()
+    fixed = get(info.family or "llama").hf_config_from_gguf(dict(before), meta, meta.get("_tensors", {}))
+    if fixed == before:
+        return config
+    fixed.pop("transformers_version", None)
+    return type(config).from_dict(fixed)
 
 
 def gguf_tokenizer(path: Path, pre: Optional[str] = None):
@@ -230,6 +237,35 @@ def gguf_tokenizer(path: Path, pre: Optional[str] = None):
     spec = hf_pre_tokenizer(pre) if pre else None
     if spec is not None:
         tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(json.dumps(spec))
+    return _without_phantom_tokens(tokenizer, path)
+
+
+def _without_phantom_tokens(tokenizer, path: Path):
+    """Drop tokens transformers' GGUF reader invents past the GGUF's vocabulary.
+
+    A GGUF without ``unk_token_id`` (every byte-level BPE: Llama-3, Qwen) comes back with an
+    extra ``<|endoftext|>``/``<unk>`` appended as unk, one id past the embedding table; the
+    model never saw it, so it is removed and no unk is set (byte-level BPE needs none).
+    """
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    from .source import read_gguf_metadata
+
+    n = read_gguf_metadata(path).get("tokenizer.ggml.tokens.count")
+    if n is None or len(tokenizer) <= int(n):
+        return tokenizer
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    phantom = {a["content"] for a in spec.get("added_tokens", []) if a["id"] >= int(n)}
+    spec["added_tokens"] = [a for a in spec.get("added_tokens", []) if a["id"] < int(n)]
+    vocab = spec.get("model", {}).get("vocab")
+    if isinstance(vocab, dict):
+        spec["model"]["vocab"] = {t: i for t, i in vocab.items() if i < int(n)}
+    roles = {k: v for k, v in tokenizer.special_tokens_map.items()
+             if k in ("bos_token", "eos_token", "unk_token", "pad_token") and v not in phantom}
+    fixed = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), **roles)
+    fixed.chat_template = tokenizer.chat_template
+    return fixed
     return tokenizer
 
 

@@ -205,7 +205,14 @@ class Family:
         return []
 
     def hf_config_from_gguf(self, config: dict, meta: dict, tensors: dict[str, list[int]]) -> dict:
-        """The config transformers rebuilt from a GGUF, with what it could not read put back."""
+        """The config transformers rebuilt from a GGUF, with what it could not read put back.
+
+        Default: ``head_dim`` from ``{arch}.attention.key_length`` (transformers reads it for some
+        architectures only; Qwen3's 128 is not hidden/heads).
+        """
+        key_length = meta.get(f"{meta.get('general.architecture')}.attention.key_length")
+        if key_length and config.get("head_dim") != int(key_length):
+            config = {**config, "head_dim": int(key_length)}
         return config
 
     # -- tokenizer, fine-tuning, chat -------------------------------------------------------------

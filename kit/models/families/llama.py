@@ -34,7 +34,7 @@ class LlamaFamily(Family):
     gguf_read_archs = ("llama", "mistral")
     rope_permute = True
     rope_types = ("linear", "llama3")
-    end_of_turn = ("<|eot_id|>", "<|im_end|>", "<|eom_id|>", "</s>")
+    end_of_turn = ("<|eot_id|>", "<|im_end|>", "</s>")
     examples = "SmolLM2, TinyLlama, Llama-2, Llama-3.1/3.2, Mistral-7B"
 
     def refuse(self, shape: ModelShape) -> Optional[str]:
@@ -63,16 +63,15 @@ class LlamaFamily(Family):
         return [("rope_freqs.weight", llama3_rope_factors(shape.head_dim, shape.rope_theta, shape.rope_scaling))]
 
     def hf_config_from_gguf(self, config: dict, meta: dict, tensors: dict[str, list[int]]) -> dict:
+        config = super().hf_config_from_gguf(config, meta, tensors)
         if "rope_freqs.weight" not in tensors:
             return config
         scaling = llama3_scaling_from_gguf(meta, tensors)
         if scaling is None:
             return config
         theta = float(meta.get(f"{meta.get('general.architecture')}.rope.freq_base") or 500000.0)
-        config = dict(config)
-        config.pop("rope_scaling", None)
+        config = {k: v for k, v in config.items() if k not in ("rope_scaling", "rope_theta")}
         config["rope_parameters"] = {**scaling, "rope_theta": theta}
-        config["rope_theta"] = theta
         return config
 
 
