@@ -61,13 +61,15 @@ def load_llama(path: os.PathLike | str, *, n_ctx: int = DEFAULT_N_CTX, n_threads
 class ChatTemplate:
     """Renders a message list with the GGUF's ``tokenizer.chat_template`` (jinja2, sandboxed)."""
 
-    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    def __init__(self, source: str, bos_token: str = "", eos_token: str = "", *,
+                 time_limit_s: Optional[float] = None) -> None:
+        from .sandbox import RENDER_SECONDS, bounded_environment
 
         def raise_exception(message):
             raise TaalkitError(f"the model's chat template refused the conversation: {message}")
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self.time_limit_s = RENDER_SECONDS if time_limit_s is None else time_limit_s
+        env = bounded_environment(trim_blocks=True, lstrip_blocks=True)  # time, size and operator bounds
         env.globals["raise_exception"] = raise_exception
         self.source = source
         self._template = env.from_string(source)
@@ -80,8 +82,11 @@ class ChatTemplate:
                    eos_token=_token_text(llm, llm.token_eos()))
 
     def render(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
-        return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                     bos_token=self.bos_token, eos_token=self.eos_token)
+        from .sandbox import render_bounded
+
+        return render_bounded(self._template, dict(messages=messages, add_generation_prompt=add_generation_prompt,
+                                                   bos_token=self.bos_token, eos_token=self.eos_token),
+                              seconds=self.time_limit_s)
 
 
 def _token_text(llm, token_id: int) -> str:
