@@ -279,3 +279,30 @@ def test_one_off_links_are_pruned_but_real_alternatives_kept():
     assert pruned.weights.toarray().tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
     kept = TokenMapping.combine("transtok", {"parallel": ev}, min_share=0.0, **kw)
     assert kept.weights[0, 1] > 0
+
+
+def test_cli_measures_step0_bits_per_char_and_compares_methods(workspace, source_dir, target_dir):
+    """Issue 18.3: transtokenize prints and stores held-out bits/char; --compare runs every method."""
+    from kit.cli import main
+
+    _register_inputs(workspace, source_dir, target_dir)
+    cid = workspace.db["corpora"].insert({"name": "cy", "kind": "parallel"}).last_pk
+    workspace.db["segments"].insert_all(
+        [{"corpus_id": cid, "kind": "parallel", "source_text": en, "target_text": cy, "split": split, "line": i}
+         for i, (en, cy, split) in enumerate([("The window is shut.", "Mae'r ffenestr ar gau.", "train"),
+                                              ("A dog is in the park.", "Mae ci yn y parc.", "heldout"),
+                                              ("Good morning, teacher.", "Bore da, athro.", "heldout")])])
+    runner = CliRunner()
+    res = runner.invoke(main, ["-w", str(workspace.root), "transtokenize", "--method", "fvt"])
+    assert res.exit_code == 0, res.output
+    stats = json.loads(workspace.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
+    value = stats["heldout_bits_per_char"]
+    assert stats["heldout_texts"] == 2 and 0 < value < 20
+    assert f"held-out bits per char at step 0: {value:.4f} (2 held-out texts" in res.output
+    res = runner.invoke(main, ["-w", str(workspace.root), "transtokenize", "--compare"])
+    assert res.exit_code == 0, res.output
+    table = res.output[res.output.index("method "):].splitlines()
+    assert [line.split()[0] for line in table[1:5]] == ["random", "mean", "fvt", "transtok"]
+    assert table[3].split()[1] == f"{value:.4f}"  # fvt again: the same deterministic figure
+    assert sum("<- best" in line for line in table) == 1
+    assert workspace.latest_model("transtok")["name"] == "transtok-transtok"  # the default stays newest

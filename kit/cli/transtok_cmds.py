@@ -20,24 +20,51 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
               help="EM iterations of the word aligner.")
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Drop, per target token, aligned source tokens below this share of its evidence.")
+@click.option("--compare", is_flag=True,
+              help="Run every method (transtok last, so it stays the newest) and print their bits/char.")
 @workspace_option_after_verb
 @click.pass_context
-def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int, min_share: float) -> None:
+def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int, min_share: float,
+                      compare: bool) -> None:
     """Map target tokens to source tokens and initialise the new embeddings.
 
     Writes models/transtok-METHOD/ (a normal Hugging Face model folder with the target
-    tokenizer) and records how many tokens each kind of evidence covered.
+    tokenizer), records how many tokens each kind of evidence covered, and measures the new
+    model's held-out bits per character (step 0 of a fine-tune, on the same texts).
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ..transtok import transtokenize
+    from ..transtok import compare_methods, transtokenize
 
     ws = open_workspace(ctx)
-    row = transtokenize(ws, method=method, device=device, iterations=iterations, min_share=min_share,
-                        progress=ProgressPrinter())
+    options = dict(device=device, iterations=iterations, min_share=min_share)
+    if compare:
+        rows = compare_methods(ws, progress=ProgressPrinter(), **options)
+        click.echo(_compare_table(rows))
+        return
+    row = transtokenize(ws, method=method, progress=ProgressPrinter(), **options)
     stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
     click.echo(f"wrote {row['path']}  (vocab {row['vocab_size']}, method {method})")
+    click.echo(_bits_line(stats))
     click.echo(_summary(stats))
+
+
+def _bits_line(stats: dict) -> str:
+    value = stats.get("heldout_bits_per_char")
+    if value is None:
+        return "held-out bits per char: not measured (the workspace has no held-out text; import more text)"
+    return (f"held-out bits per char at step 0: {value:.4f} ({stats.get('heldout_texts')} held-out texts; "
+            f"lower is better)")
+
+
+def _compare_table(rows: list[dict]) -> str:
+    best = min((r["bits_per_char"] for r in rows if r["bits_per_char"] is not None), default=None)
+    lines = [f"{'method':<10} {'bits/char (step 0)':>19} {'fallback rows':>14} {'seconds':>8}"]
+    for r in rows:
+        value = "n/a" if r["bits_per_char"] is None else f"{r['bits_per_char']:.4f}"
+        mark = "  <- best" if best is not None and r["bits_per_char"] == best else ""
+        lines.append(f"{r['method']:<10} {value:>19} {r['fallback']:>14} {r['seconds']:>8.1f}{mark}")
+    return "\n".join(lines)
 
 
 def _summary(stats: dict) -> str:

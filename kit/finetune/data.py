@@ -94,6 +94,17 @@ class TrainingText:
     prompt_count: int
 
 
+def heldout_texts(ws, limit: Optional[int] = None, *, train: Optional[list[str]] = None) -> list[str]:
+    """The held-out target texts bits per character is measured on, by the fine-tune and by
+    ``transtokenize`` alike (so its step-0 figure is the fine-tune's step 0): the ``heldout`` split,
+    else every 20th training text (which the fine-tune then leaves out of training)."""
+    heldout = target_texts(ws, "heldout")
+    if not heldout:
+        train = target_texts(ws, "train") if train is None else train
+        heldout = train[::20] if len(train) >= 20 else []
+    return heldout[:limit] if limit else heldout
+
+
 def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_limit: int = 128) -> TrainingText:
     """Collect the train documents and the held-out texts of a workspace.
 
@@ -102,10 +113,7 @@ def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_lim
     measured on text the model never trained on.
     """
     texts = target_texts(ws, "train")
-    heldout = target_texts(ws, "heldout")
-    if not heldout and len(texts) >= 20:
-        heldout = texts[::20]
-        texts = [t for i, t in enumerate(texts) if i % 20]
+    heldout = heldout_texts(ws, train=texts)
     pairs = parallel_pairs(ws, "train") if translation else []
     if not texts:
         raise WorkspaceError(

@@ -6,6 +6,11 @@ dictionary and the parallel training text from the workspace; gathers evidence p
 :class:`TokenMapping` (``mapping.py``); and writes ``models/transtok-<method>/`` with
 :class:`EmbeddingInit` (``init.py``). Methods: ``transtok`` (all evidence, default),
 ``fvt``, ``mean``, ``random`` — each a complete initialisation so they can be compared.
+
+Each run also scores what it wrote: held-out bits per character at step 0, on the very texts and
+block length the fine-tune measures (kit.finetune.data.heldout_texts), stored in the mapping's
+stats and returned, so methods are compared without fine-tuning each for a step;
+:func:`compare_methods` runs them all.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from ..workspace import Workspace, now
 from .init import EmbeddingInit, mapping_dir
 from .mapping import METHODS, TokenMapping
 
-__all__ = ["transtokenize", "build_mapping", "TokenMapping", "EmbeddingInit", "METHODS", "load_mapping"]
+__all__ = ["transtokenize", "build_mapping", "TokenMapping", "EmbeddingInit", "METHODS", "load_mapping",
+           "compare_methods"]
+HELDOUT_LIMIT = 100  # the fine-tune's FinetuneConfig.heldout_limit
 
 STAGE = "transtokenize"
 
@@ -31,19 +38,22 @@ STAGE = "transtokenize"
 def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "auto", tokenizer=None,
                   source_model=None, progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None, iterations: int = 5,
-                  dictionary_weight: float = 1.0, min_share: float = 0.05, seed: int = 0) -> dict:
+                  dictionary_weight: float = 1.0, min_share: float = 0.05, seed: int = 0,
+                  measure: bool = True) -> dict:
     """Build ``models/transtok-<method>/`` and record it; returns the new ``models`` row.
 
     ``tokenizer``/``source_model`` override the workspace's newest ones: a DB row, a row
     name, or a folder path. Also writes a ``mappings`` row whose ``stats`` hold the
-    coverage per evidence kind, the fallback count and the wall times.
+    coverage per evidence kind, the fallback count, the wall times and (``measure``) the
+    held-out bits per character at step 0 (``heldout_bits_per_char``; None without held-out
+    text), which the returned row carries too.
     """
     if method not in METHODS:
         raise TaalkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     check = cancel.check if cancel is not None else (lambda: None)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    total = 4
+    total = 5 if measure else 4
 
     emit(progress, STAGE, 0, total, "loading source model and tokenizers")
     src_row, src_dir = _resolve_source(ws, source_model)
@@ -78,13 +88,52 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
         times["init_s"] = time.perf_counter() - t2
         check()
         emit(progress, STAGE, 3, total, "saving mapping")
+        if measure:
+            emit(progress, STAGE, 4, total, "measuring held-out bits per character")
+            t3 = time.perf_counter()
+            mapping.stats["heldout_bits_per_char"], mapping.stats["heldout_texts"] = _step0_bits_per_char(
+                ws, model, target_tok, device)
+            times["measure_s"] = time.perf_counter() - t3
+            check()
         mapping.stats["times"] = {k: round(v, 3) for k, v in times.items()}
         mapping.save(mapping_dir(tmp))
     times["total_s"] = time.perf_counter() - t0
     mapping.stats["times"] = {k: round(v, 3) for k, v in times.items()}
     row = _record(ws, method, out_dir, src_row, src_dir, tok_row, facts, mapping, target_tok)
+    row["heldout_bits_per_char"] = mapping.stats.get("heldout_bits_per_char")
     emit(progress, STAGE, total, total, f"wrote {ws.relative(out_dir)}", seconds=round(times["total_s"], 1))
     return row
+
+
+def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str) -> tuple[Optional[float], int]:
+    """Bits per char of the new model on the fine-tune's held-out texts, at its default block length."""
+    from ..finetune.data import heldout_texts
+    from ..finetune.loop import default_batch
+    from ..metrics import bits_per_char
+
+    texts = heldout_texts(ws, HELDOUT_LIMIT)
+    if not texts:
+        return None, 0
+    model.to(device)
+    value = bits_per_char(model, tokenizer, texts, device=device, max_length=default_batch(device)[1],
+                          batch_size=8)
+    return round(float(value), 4), len(texts)
+
+
+def compare_methods(ws: Workspace, *, methods=None, progress: Optional[ProgressCallback] = None,
+                    cancel: Optional[CancelToken] = None, **options) -> list[dict]:
+    """Run every method (the baselines first, ``transtok`` last so it stays the newest model) and
+    return one row per method: bits per char at step 0, fallback rows and seconds."""
+    order = list(methods or [m for m in METHODS if m != "transtok"] + ["transtok"])
+    rows = []
+    for method in order:
+        started = time.perf_counter()
+        row = transtokenize(ws, method=method, progress=progress, cancel=cancel, **options)
+        extra = json.loads(row.get("extra") or "{}")
+        rows.append({"method": method, "bits_per_char": row.get("heldout_bits_per_char"),
+                     "fallback": extra.get("fallback", 0), "seconds": round(time.perf_counter() - started, 1),
+                     "path": row["path"]})
+    return rows
 
 
 def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target_tokenizer, *,
