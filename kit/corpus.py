@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from .dictionary.records import Reject, Segment, Source, accepted
-from .dictionary.textfile import check_input_file, iter_lines
+from .dictionary.textfile import check_input_file, iter_lines, lines_or_rejects
 from .dictionary.transaction import transaction
 from .errors import TaalkitError
 from .fsutil import sha256_file
@@ -154,7 +154,10 @@ def read_tabular(path: Path, kind: str, source_lang: str, target_lang: str, *,
 
 def _tabular_segments(path: Path, kind: str, columns: Optional[Sequence[int]]) -> Iterator[Segment | Reject]:
     width: Optional[int] = None
-    for number, line in iter_lines(path):
+    for number, line in lines_or_rejects(path):
+        if isinstance(line, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
+            yield line
+            continue
         if not line.strip():
             continue
         if columns is None:

@@ -32,7 +32,7 @@ from ..errors import TaalkitError
 from ..fsutil import sha256_file
 from .langs import pair_from_name, workspace_code
 from .records import Entry, Reject, Source
-from .textfile import check_input_file, iter_lines
+from .textfile import check_input_file, lines_or_rejects
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_VALUE = {c: i for i, c in enumerate(B64)}
@@ -122,7 +122,10 @@ def _decompress(data_path: Path) -> bytes:
 
 
 def _index_lines(index: Path) -> Iterator[tuple | Reject]:
-    for number, line in iter_lines(index):
+    for number, line in lines_or_rejects(index):
+        if isinstance(line, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
+            yield line
+            continue
         if not line:
             continue
         cells = line.split("\t")

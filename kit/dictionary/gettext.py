@@ -17,29 +17,67 @@ from typing import Iterator, Optional
 
 from .langs import workspace_code
 from .records import Reject, Segment, Source
-from .textfile import iter_lines
+from .textfile import lines_or_rejects
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_OCTAL = "01234567"
+_HEX = "0123456789abcdefABCDEF"
 _KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+(".*)$')
 
 
 def unescape(quoted: str) -> str:
-    """The content of a C string literal ``"…"`` (raises ValueError when it is not one)."""
+    """The content of a PO string ``"…"``, decoded by gettext's rules; ValueError says what is wrong.
+
+    As GNU gettext's ``po-lex.c``: ``\\n \\t \\r \\a \\b \\f \\v \\\\ \\"``, up to three octal
+    digits (``\\101`` is ``A``), ``\\x`` and hex digits (``\\x41``); these two give bytes, so
+    ``\\303\\251`` is ``é`` in a UTF-8 catalogue. Any other escape, a string without its closing
+    quote, and text after it are errors (``msgfmt --check`` refuses the same strings).
+    Hand-written because Python's ``codecs`` escapes differ (``\\u``, ``\\N{…}``, ``\\?``).
+    """
     s = quoted.strip()
-    if len(s) < 2 or s[0] != '"' or s[-1] != '"':
-        raise ValueError(s)
-    out, i, body = [], 0, s[1:-1]
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
-            i += 2
-        elif c == '"':
-            raise ValueError(s)
-        else:
-            out.append(c)
+    if not s.startswith('"'):
+        raise ValueError("expected a string in double quotes")
+    out = bytearray()
+    i, n = 1, len(s)
+    while True:
+        if i >= n:
+            raise ValueError("the string has no closing quote (end of line within the string)")
+        c = s[i]
+        if c == '"':
+            break
+        if c != "\\":
+            out += c.encode("utf-8")
             i += 1
-    return "".join(out)
+            continue
+        if i + 1 >= n:
+            raise ValueError("the string has no closing quote (it ends with a backslash)")
+        e = s[i + 1]
+        if e in _ESCAPES:
+            out += _ESCAPES[e].encode("utf-8")
+            i += 2
+        elif e in _OCTAL:
+            j = i + 1
+            while j < n and j < i + 4 and s[j] in _OCTAL:
+                j += 1
+            out.append(int(s[i + 1:j], 8) & 0xFF)
+            i = j
+        elif e == "x":
+            j = i + 2
+            while j < n and s[j] in _HEX:
+                j += 1
+            if j == i + 2:
+                raise ValueError("invalid control sequence \\x without hex digits")
+            out.append(int(s[i + 2:j], 16) & 0xFF)
+            i = j
+        else:
+            raise ValueError(f"invalid control sequence \\{e}")
+    rest = s[i + 1:].strip()
+    if rest:
+        raise ValueError(f"unexpected text after the closing quote: {rest[:30]}")
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"escaped bytes that are not UTF-8 (byte 0x{out[err.start]:02x})") from None
 
 
 def _language_of(header: str) -> Optional[str]:
@@ -98,7 +136,10 @@ def _po_messages(path: Path) -> Iterator[dict | Reject]:
             return msg
         return None
 
-    for number, raw in iter_lines(path):
+    for number, raw in lines_or_rejects(path):
+        if isinstance(raw, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
+            yield raw
+            continue
         line = raw.strip()
         if not line:
             continue
@@ -112,8 +153,8 @@ def _po_messages(path: Path) -> Iterator[dict | Reject]:
                 continue
             try:
                 _append(current, field, unescape(line))
-            except ValueError:
-                yield Reject(number, f"expected a \"quoted string\", found {line[:60]}", raw)
+            except ValueError as err:
+                yield Reject(number, f"expected a \"quoted string\": {err}", raw)
             continue
         m = _KEYWORD.match(line)
         if not m:
@@ -133,8 +174,8 @@ def _po_messages(path: Path) -> Iterator[dict | Reject]:
             flags = set()
         try:
             value = unescape(quoted)
-        except ValueError:
-            yield Reject(number, f"expected a \"quoted string\", found {quoted[:60]}", raw)
+        except ValueError as err:
+            yield Reject(number, f"expected a \"quoted string\": {err}", raw)
             field = None
             continue
         if keyword.startswith("msgstr"):

@@ -68,14 +68,41 @@ class Source:
     records: Iterator[Record] = field(default_factory=lambda: iter(()))
 
 
+#: Longest dictionary field (headword, translation, pos, a note) in characters: a real one is a
+#: few words; a 50 MB "headword" is a broken file, and would cost the database and the FTS index
+#: hundreds of MB.
+MAX_FIELD_CHARS = 64 * 1024
+#: Longest side of a text segment: a long paragraph fits, a whole book on one line does not.
+MAX_SEGMENT_CHARS = 1024 * 1024
+
+
+def oversized(record: Union[Entry, Segment]) -> Optional[Reject]:
+    """A :class:`Reject` naming the first field over its limit, or None (one limit for every reader)."""
+    if isinstance(record, Entry):
+        limit = MAX_FIELD_CHARS
+        fields = [("headword", record.headword), ("translation", record.translation), ("pos", record.pos)]
+        fields += [(k, v) for k, v in record.extra.items() if isinstance(v, str)]
+    else:
+        limit = MAX_SEGMENT_CHARS
+        fields = [("source text", record.source_text), ("target text", record.target_text)]
+    for name, value in fields:
+        if value is not None and len(value) > limit:
+            return Reject(record.line, f"expected a {name} of at most {limit // 1024} K characters, "
+                                       f"found {len(value) // 1024} K", value[:200])
+    return None
+
+
 def accepted(records: Iterator[Record], path: str, rejects: Optional[list[Reject]]) -> Iterator[Union[Entry, Segment]]:
     """Pass good records through; a :class:`Reject` aborts (``rejects is None``) or is collected.
 
     Raising here, inside the importer's transaction, is what rolls the whole import back.
+    Every reader's records come through here, so the field-size limits are checked here.
     """
     from ..errors import InputFormatError
 
     for record in records:
+        if not isinstance(record, Reject):
+            record = oversized(record) or record
         if isinstance(record, Reject):
             if rejects is None:
                 raise InputFormatError(path, record.line, record.reason)

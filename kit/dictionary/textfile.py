@@ -10,12 +10,15 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Union
 
 from ..errors import InputFormatError, TaalkitError
+from .records import Reject
 
 #: Files at least this large are refused before reading a byte (a laptop import, not a data centre).
 MAX_BYTES = 2 * 1024**3
+#: A line longer than this is refused without holding it whole (no dictionary or corpus line is).
+MAX_LINE_BYTES = 4 * 1024**2
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
@@ -69,7 +72,17 @@ def iter_lines(path: os.PathLike | str) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` with the line ending removed; a bad byte names its line.
 
     Only ``\\n`` (optionally preceded by ``\\r``) ends a line, so exotic separators such as
-    U+2028 inside a cell stay part of the text.
+    U+2028 inside a cell stay part of the text. A bad line raises :class:`InputFormatError`.
+    """
+    for number, line in lines_or_rejects(path):
+        if isinstance(line, Reject):
+            raise InputFormatError(path, number, line.reason)
+        yield number, line
+
+
+def lines_or_rejects(path: os.PathLike | str) -> Iterator[tuple[int, Union[str, Reject]]]:
+    """Like :func:`iter_lines`, but a line that is not UTF-8, or longer than :data:`MAX_LINE_BYTES`,
+    comes as a :class:`Reject` instead of ending the file, so ``--skip-bad`` can set it aside.
     """
     path = Path(path)
     encoding, skip = _encoding(path)
@@ -77,21 +90,40 @@ def iter_lines(path: os.PathLike | str) -> Iterator[tuple[int, str]]:
         text = path.read_bytes()[skip:].decode(encoding, errors="strict")
         for number, line in enumerate(text.split("\n"), 1):
             if line or number == 1:
-                yield number, line.removesuffix("\r")
+                line = line.removesuffix("\r")
+                if len(line) > MAX_LINE_BYTES // 2:
+                    yield number, Reject(number, _too_long(len(line) * 2), line[:200])
+                else:
+                    yield number, line
         return
     with open(path, "rb") as f:
         f.read(skip)
-        for number, raw in enumerate(f, 1):
+        number = 0
+        while raw := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                size = len(raw)
+                while (more := f.readline(1 << 20)) and not more.endswith(b"\n"):
+                    size += len(more)  # skip the rest of the line without holding it
+                size += len(more)
+                yield number, Reject(number, _too_long(size), raw[:200].decode("utf-8", "replace"))
+                continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
                 bad = raw[err.start:err.start + 1].hex()
-                raise InputFormatError(
-                    path, number,
+                yield number, Reject(
+                    number,
                     f"expected UTF-8 text, found byte 0x{bad} (is it Latin-1 or Windows-1252? "
                     f"convert with: iconv -f latin1 -t utf-8)",
-                ) from None
+                    raw[:200].decode("utf-8", "replace"),
+                )
+                continue
             yield number, line.removesuffix("\n").removesuffix("\r")
+
+
+def _too_long(size: int) -> str:
+    return f"expected a line of at most {MAX_LINE_BYTES // 1024**2} MB, found {size / 1024**2:.1f} MB"
 
 
 def read_text(path: os.PathLike | str) -> str:
