@@ -21,12 +21,14 @@ def model_group() -> None:
 @workspace_option_after_verb
 @click.pass_context
 def model_add_cmd(ctx: click.Context, source: str, name) -> None:
-    """Add SOURCE: 'default' (embedded SmolLM2-135M-Instruct), a Hugging Face folder or a .gguf file."""
+    """Add SOURCE: 'default' (embedded SmolLM2-135M-Instruct), 'gemma3-270m' (embedded Gemma-3-270M,
+    multilingual), a Hugging Face folder or a .gguf file."""
     from ..errors import NameTaken
     from ..fsutil import human_bytes
     from ..models import add_model
 
     ws = open_workspace(ctx)
+    _licence_notice(source)
     try:
         row = add_model(ws, source, name=name, progress=ProgressPrinter())
     except NameTaken as err:
@@ -35,6 +37,16 @@ def model_add_cmd(ctx: click.Context, source: str, name) -> None:
                f"vocabulary {row['vocab_size']}, hidden {row['hidden_size']}, "
                f"{'tied' if row['tied'] else 'untied'} head, licence {row['licence'] or 'unknown'}")
     click.echo(f"  saved in {ws.model_dir(row)} ({human_bytes(_size(ws.model_dir(row)))}); sha256 {row['sha256'][:16]}…")
+
+
+def _licence_notice(source: str) -> None:
+    """An embedded model under terms beyond an open licence (Gemma) says so before it is added."""
+    from ..models.embedded import find, licence_text_path
+
+    model = find(source) if not Path(source).expanduser().exists() else None
+    if model is not None and model.licence_note:
+        where = licence_text_path(model)
+        click.echo(model.licence_note + (f" Full text: {where}" if where else ""))
 
 
 @model_group.command("list")

@@ -107,13 +107,19 @@ def supported_architectures() -> tuple[str, ...]:
 
 
 def resolve_source(source: str) -> Path:
-    """``default`` -> the embedded GGUF; anything else must be an existing file or folder."""
+    """``default`` or another embedded model's name (:mod:`kit.models.embedded`: ``gemma3-270m``) ->
+    its GGUF; anything else must be an existing file or folder (which wins over an embedded name)."""
+    from .embedded import find, gguf_path, names
+
     if source in (None, "", "default"):
         return default_model_gguf()
     path = Path(source).expanduser()
+    embedded = find(source)
+    if embedded is not None and not path.exists():
+        return gguf_path(embedded)
     if not path.exists():
-        raise TaalkitError(f"{path}: no such model file or folder (give 'default', a Hugging Face model "
-                           "folder with safetensors, or a .gguf file)")
+        raise TaalkitError(f"{path}: no such model file or folder (give 'default', an embedded model "
+                           f"({', '.join(names())}), a Hugging Face model folder with safetensors, or a .gguf file)")
     return path.resolve()
 
 
