@@ -26,6 +26,8 @@ from .dictionary.textfile import iter_lines
 from .workspace import now
 
 SYSTEMS = ("adapted", "adapted+glossary", "source", "source+glossary", "wordbyword")
+#: Lines decoded together; bench/eval_speed.py measures the speed-up over one at a time.
+PARALLEL = 8
 DIRECTIONS = ("en->xx", "xx->en")
 
 
@@ -52,8 +54,9 @@ def read_test_pairs(path: os.PathLike | str, limit: Optional[int] = None) -> lis
 def _resolve_direction(ws, name: str) -> tuple[str, str]:
     src, tgt = ws.source_lang, ws.target_lang
     table = {"en->xx": (src, tgt), "xx->en": (tgt, src), f"{src}->{tgt}": (src, tgt), f"{tgt}->{src}": (tgt, src)}
-    if name not in table:
-        raise TaalkitError(f"unknown direction {name!r}; use en->xx or xx->en")
+    if name not in table:  # en->xx / xx->en stay accepted (older scripts) but are not advertised
+        raise TaalkitError(f"unknown direction {name!r}; this workspace's directions are {src}->{tgt} and "
+                           f"{tgt}->{src}")
     return table[name]
 
 
@@ -61,6 +64,7 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
              source_model_path: Optional[os.PathLike | str] = None,
              systems: Sequence[str] = SYSTEMS, directions: Sequence[str] = DIRECTIONS,
              limit: Optional[int] = None, n_ctx: int = 1024, bits_per_char: bool = False,
+             parallel: int = PARALLEL,
              progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> list[dict]:
     """Score every (system, direction) on ``test_file``; returns one dict per pair, stored in the DB.
 
@@ -68,6 +72,11 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
     sentence), plus ``skipped`` (a reason) when a system could not run, e.g. no adapted model yet.
     With ``bits_per_char``, one more row per model: ``bits_per_char`` of the held-out target-language
     side (``direction`` = the target language), computed in llama.cpp.
+
+    ``parallel`` lines are decoded together by one llama.cpp context (kit.infer.batch); 1 is the
+    one-at-a-time path of ``Translator.translate``. Progress events carry ``eta_s`` from the
+    measured seconds per model translation (the word-by-word systems cost nothing), and the first
+    measured batch sends one event with ``estimate_s``, the whole run's expected time.
     """
     from .infer.default_model import default_model_gguf, latest_export_gguf
     from .infer.engine import load_llama
@@ -94,57 +103,69 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
 
     test_name = ws.relative(test_file)
     results: list[dict] = []
+    model_units = sum(len(pairs) for s in systems for _ in dirs if s != "wordbyword" and models.get(s.split("+")[0]))
+    clock = _Clock(model_units)
     total_units = len(systems) * len(dirs) * len(pairs)
     done = 0
     translators: dict[str, Translator] = {}
+    generators: dict = {}
     memo: dict[tuple, tuple[str, int]] = {}
-    for system in systems:
-        family = system.split("+")[0]
-        use_glossary = system.endswith("+glossary")
-        model = models.get(family)
-        for name, src, tgt in dirs:
-            row = {"system": system, "direction": f"{src}->{tgt}", "model": "", "n": len(pairs),
-                   "chrf": None, "chrf_pp": None, "seconds": 0.0, "glossary_entries": 0.0}
-            if family != "wordbyword" and model is None:
-                row["skipped"] = "no exported model; run 'taalkit export' or pass --model"
-            elif (family == "wordbyword" or use_glossary) and not has_dictionary:
-                row["skipped"] = "no dictionary in the workspace; import one with 'taalkit dict import'"
-            if "skipped" in row:
+    try:
+        for system in systems:
+            family = system.split("+")[0]
+            use_glossary = system.endswith("+glossary")
+            model = models.get(family)
+            for name, src, tgt in dirs:
+                row = {"system": system, "direction": f"{src}->{tgt}", "model": "", "n": len(pairs),
+                       "chrf": None, "chrf_pp": None, "seconds": 0.0, "glossary_entries": 0.0}
+                if family != "wordbyword" and model is None:
+                    row["skipped"] = _no_export(ws)
+                elif (family == "wordbyword" or use_glossary) and not has_dictionary:
+                    row["skipped"] = "no dictionary in the workspace; import one with 'taalkit dict import'"
+                if "skipped" in row:
+                    results.append(row)
+                    done += len(pairs)
+                    emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}: skipped")
+                    continue
+                started = time.perf_counter()
+                sources = [en if src == ws.source_lang else xx for en, xx in pairs]
+                refs = [xx if src == ws.source_lang else en for en, xx in pairs]
+                if family == "wordbyword":
+                    row["model"] = "dictionary"
+                    lookup = DictionaryLookup(ws, src, tgt)
+                    outputs = []
+                    for text in sources:
+                        if cancel is not None:
+                            cancel.check()
+                        outputs.append((word_by_word(ws, text, source_lang=src, target_lang=tgt, lookup=lookup), 0))
+                    done += len(pairs)
+                    emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}", **clock.metrics())
+                else:
+                    row["model"] = ws.relative(model)
+                    if family not in translators:
+                        translators[family] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx), model_path=model)
+                    base = done
+
+                    def tick(k: int, label=f"{system} {src}->{tgt}", base=base) -> None:
+                        first = clock.tick()
+                        emit(progress, "evaluate", base + k, total_units, label, **clock.metrics(first))
+
+                    outputs = _model_outputs(translators[family], model, sources, tgt, use_glossary, memo,
+                                             parallel, generators, n_ctx, tick, cancel)
+                    done += len(pairs)
+                hyps = [h for h, _ in outputs]
+                n_entries = sum(e for _, e in outputs)
+                row["chrf"] = round(chrf(hyps, refs), 2)
+                row["chrf_pp"] = round(chrf(hyps, refs, word_order=2), 2)
+                row["seconds"] = round(time.perf_counter() - started, 1)
+                row["glossary_entries"] = round(n_entries / len(pairs), 2)
+                row["examples"] = [{"source": s, "reference": r, "hypothesis": h}
+                                   for s, r, h in zip(sources[:3], refs[:3], hyps[:3])]
+                _store(ws, row, test_name, use_glossary)
                 results.append(row)
-                done += len(pairs)
-                emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}: skipped")
-                continue
-            started = time.perf_counter()
-            if family == "wordbyword":
-                row["model"] = "dictionary"
-                lookup = DictionaryLookup(ws, src, tgt)
-                system_fn = lambda text: (word_by_word(ws, text, source_lang=src, target_lang=tgt,  # noqa: E731
-                                                       lookup=lookup), 0)
-            else:
-                row["model"] = ws.relative(model)
-                if family not in translators:
-                    translators[family] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx), model_path=model)
-                system_fn = _model_system(translators[family], model, tgt, use_glossary, memo)
-            hyps, refs, n_entries = [], [], 0
-            for en_text, xx_text in pairs:
-                if cancel is not None:
-                    cancel.check()
-                source_text, reference = (en_text, xx_text) if src == ws.source_lang else (xx_text, en_text)
-                hyp, entries = system_fn(source_text)
-                hyps.append(hyp)
-                refs.append(reference)
-                n_entries += entries
-                done += 1
-                emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}")
-            row["chrf"] = round(chrf(hyps, refs), 2)
-            row["chrf_pp"] = round(chrf(hyps, refs, word_order=2), 2)
-            row["seconds"] = round(time.perf_counter() - started, 1)
-            row["glossary_entries"] = round(n_entries / len(pairs), 2)
-            row["examples"] = [{"source": s, "reference": r, "hypothesis": h}
-                               for s, r, h in zip([p[0] if src == ws.source_lang else p[1] for p in pairs[:3]],
-                                                  refs[:3], hyps[:3])]
-            _store(ws, row, test_name, use_glossary)
-            results.append(row)
+    finally:
+        for generator in generators.values():
+            generator.close()
     if bits_per_char:
         results += _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel)
     return results
@@ -173,22 +194,77 @@ def _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel) -> list[d
     return rows
 
 
-def _model_system(translator, model: Path, target: str, use_glossary: bool, memo: dict):
-    """text -> (translation, glossary entries used), memoised per model file and prompt variant.
+def _no_export(ws) -> str:
+    current = ws.current_model()
+    if current is None:
+        return "no exported model; run 'taalkit export' or pass --model"
+    return f"no export of the current model {current['name']}; run 'taalkit export' or pass --model"
+
+
+class _Clock:
+    """Seconds per model translation, measured as they finish, for an ETA over what is left."""
+
+    def __init__(self, units: int) -> None:
+        self.units, self.done = units, 0
+        self.started = time.perf_counter()
+        self.announced = False
+
+    def tick(self) -> bool:
+        """Count one model translation; True once, when the first batch gives a rate worth telling."""
+        self.done += 1
+        if not self.announced and (self.done >= min(PARALLEL, self.units)):
+            self.announced = True
+            return True
+        return False
+
+    def metrics(self, first: bool = False) -> dict:
+        if not self.done:
+            return {}
+        per = (time.perf_counter() - self.started) / self.done
+        left = per * max(0, self.units - self.done)
+        out = {"eta_s": round(left, 1)}
+        if first:
+            out["estimate_s"] = round(per * self.units, 1)
+        return out
+
+
+def _model_outputs(translator, model: Path, texts: list[str], target: str, use_glossary: bool, memo: dict,
+                   parallel: int, generators: dict, n_ctx: int, tick, cancel) -> list[tuple[str, int]]:
+    """(translation, glossary entries used) per text, memoised per model file and prompt variant.
 
     Greedy decoding is deterministic: the same GGUF, prompt and settings give the same output,
     so when "adapted" is the source GGUF itself (no export yet) its work is not done twice.
+    With ``parallel`` > 1 the texts not in the memo are decoded together (kit.infer.batch).
     """
     model_key = str(Path(model).resolve())
+    keys = [(model_key, text, target, use_glossary) for text in texts]
+    todo_keys = [key for key in dict.fromkeys(keys) if key not in memo]
+    finished = len(keys) - len(todo_keys)
+    for k in range(finished):
+        tick(k + 1)
+    if todo_keys and parallel > 1:
+        from .infer.batch import BatchGenerator, translate_many
 
-    def run(text: str) -> tuple[str, int]:
-        key = (model_key, text, target, use_glossary)
-        if key not in memo:
-            result = translator.translate(text, to=target, glossary=use_glossary)
+        if model_key not in generators:
+            generators[model_key] = BatchGenerator(translator.llm, n_seq=parallel, ctx_per_seq=n_ctx)
+        count = [finished]
+
+        def one_done(_i: int) -> None:
+            count[0] += 1
+            tick(count[0])
+
+        results = translate_many(translator, [key[1] for key in todo_keys], to=target, glossary=use_glossary,
+                                 generator=generators[model_key], cancel=cancel, on_done=one_done)
+        for key, result in zip(todo_keys, results):
             memo[key] = (result.text, len(result.glossary_entries))
-        return memo[key]
-
-    return run
+    else:
+        for n, key in enumerate(todo_keys, start=finished + 1):
+            if cancel is not None:
+                cancel.check()
+            result = translator.translate(key[1], to=target, glossary=use_glossary)
+            memo[key] = (result.text, len(result.glossary_entries))
+            tick(n)
+    return [memo[key] for key in keys]
 
 
 def _store(ws, row: dict, test_name: str, use_glossary: bool) -> None:

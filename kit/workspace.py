@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import sqlite_utils
 
@@ -28,6 +28,8 @@ from .errors import WorkspaceError
 
 DB_NAME = "taalkit.db"
 SUBDIRS = ("models", "tokenizer", "runs", "gguf", "exports", "logs")
+#: Initialisations made to be compared with, never to continue from (kit.transtok's baselines).
+BASELINE_METHODS = ("fvt", "mean", "random")
 
 
 def default_workspace_path() -> Path:
@@ -164,23 +166,123 @@ class Workspace:
         }
 
     # -- models -------------------------------------------------------------------
+    # Every "which model / tokenizer / export" question is answered here, so the verbs, the app and
+    # the stages agree on it.
+    def _models(self, where: str = "1=1", args: Sequence = ()) -> list[dict]:
+        return list(self.db.query(f"select * from models where {where} "
+                                  "order by created_at desc, id desc", list(args)))
+
     def latest_model(self, *roles: str) -> Optional[dict]:
         """The newest model row with one of ``roles`` (in preference order), or None.
 
         Newest means most recently made: a stage that remakes a model updates its row in place
-        (same id, new ``created_at``), so the order is ``created_at``, then ``id``.
+        (same id, new ``created_at``), so the order is ``created_at``, then ``id``. This is the
+        plain "newest of a kind" (what a stage just wrote); *which model the verbs work on* is
+        :meth:`current_model`, which baselines never become.
 
         ``models.path`` is stored relative to the workspace root so a workspace can be moved
         or bundled; ``model_dir(row)`` turns it into a path.
         """
         for role in roles or ("finetuned", "transtok", "source"):
-            row = self.db.execute(
-                "select * from models where role = ? order by created_at desc, id desc limit 1", [role]
-            ).fetchone()
-            if row:
-                cols = [c[0] for c in self.db.execute("select * from models limit 0").description]
-                return dict(zip(cols, row))
+            rows = self._models("role = ?", [role])
+            if rows:
+                return rows[0]
         return None
+
+    def model_by_name(self, name: str | int) -> Optional[dict]:
+        """The model called ``name`` (or with that id), or None."""
+        rows = self._models("name = ?", [str(name)])
+        if not rows and str(name).isdigit():
+            rows = self._models("id = ?", [int(name)])
+        return rows[0] if rows else None
+
+    def is_baseline(self, row: dict) -> bool:
+        """A comparison model: a baseline initialisation (fvt, mean, random) or anything made from one."""
+        seen: set = set()
+        while row is not None and row["id"] not in seen:
+            if (row.get("method") or "") in BASELINE_METHODS:
+                return True
+            seen.add(row["id"])
+            row = self._model_id(row.get("parent_id"))
+        return False
+
+    def _model_id(self, model_id) -> Optional[dict]:
+        rows = self._models("id = ?", [model_id]) if model_id is not None else []
+        return rows[0] if rows else None
+
+    def current_model(self) -> Optional[dict]:
+        """The one model the verbs work on (fine-tune, export, eval, translate, chat), or None.
+
+        ``taalkit use NAME`` chooses it. Until then, and after it, it follows the main line: the
+        newest model made *from* the chosen one after the choice (fine-tuning the current model makes
+        its successor current), else the choice itself. With no choice at all it is the newest model
+        of the main line (fine-tuned, else trans-tokenized, else source). Baselines and models made
+        from them are never picked automatically, so comparing initialisations never moves it.
+        """
+        choice = self.meta("current_model")
+        row = self._model_id(choice.get("id")) if isinstance(choice, dict) else None
+        if row is None or row["name"] != choice.get("name"):
+            row = None
+            for role in ("finetuned", "transtok", "source"):
+                row = next((r for r in self._models("role = ?", [role]) if not self.is_baseline(r)), None)
+                if row is not None:
+                    break
+            return row
+        # Made after the choice: a new row (id above the newest at that time), or one remade later.
+        since, last_id, seen = choice.get("at") or "", choice.get("max_id") or 0, {row["id"]}
+        while True:  # the newest child made after the choice, and its newest child, …
+            child = next((c for c in self._models("parent_id = ? and (id > ? or created_at > ?)",
+                                                  [row["id"], last_id, since])
+                          if c["id"] not in seen and not self.is_baseline(c)), None)
+            if child is None:
+                return row
+            seen.add(child["id"])
+            row = child
+
+    def use_model(self, name: str | int) -> dict:
+        """Make model ``name`` the current one (an explicit choice; baselines allowed)."""
+        row = self.model_by_name(name)
+        if row is None:
+            names = [r["name"] for r in self._models()]
+            raise WorkspaceError(f"no model {name!r} in this workspace; known: {', '.join(names) or 'none'}")
+        last = self.db.execute("select max(id) from models").fetchone()[0]
+        self.set_meta(current_model={"id": row["id"], "name": row["name"], "at": now(), "max_id": last})
+        return row
+
+    def current_model_choice(self) -> str:
+        """Why the current model is current, in words (for ``status`` and the verbs' first line)."""
+        choice = self.meta("current_model")
+        row = self.current_model()
+        if row is None:
+            return "no model yet"
+        if isinstance(choice, dict) and row["name"] == choice.get("name"):
+            return "chosen with 'taalkit use'"
+        if isinstance(choice, dict) and self._model_id(choice.get("id")) is not None:
+            return f"made from {choice['name']}, chosen with 'taalkit use'"
+        return "the newest of the main line; 'taalkit use NAME' chooses another"
+
+    def latest_export(self, model: Optional[dict] = None) -> Optional[dict]:
+        """The newest ``exports`` row (of ``model`` when given), with ``file`` = its absolute path."""
+        sql, args = "select * from exports", []
+        if model is not None:
+            sql, args = sql + " where model_id = ?", [model["id"]]
+        rows = list(self.db.query(sql + " order by created_at desc, id desc limit 1", args))
+        if not rows or not rows[0].get("path"):
+            return None
+        row = rows[0]
+        path = Path(row["path"])
+        row["file"] = path if path.is_absolute() else self.root / path
+        return row
+
+    def current_export(self) -> Optional[dict]:
+        """The newest export of the current model (what eval, translate and chat load), or None."""
+        model = self.current_model()
+        return self.latest_export(model) if model is not None else None
+
+    def latest_tokenizer(self) -> Optional[dict]:
+        """The newest trained tokenizer row, or None."""
+        rows = list(self.db.query("select * from tokenizers order by created_at desc, id desc limit 1"))
+        return rows[0] if rows else None
 
     def model_dir(self, row: dict) -> Path:
         path = Path(row["path"])

@@ -68,8 +68,9 @@ def test_models_with_and_without_glossary(ws, test_tsv):
     assert details["n"] == 1
 
 
-def test_newest_export_is_the_adapted_model(ws, test_tsv):
+def test_current_models_export_is_the_adapted_model(ws, test_tsv):
     (ws.gguf_dir / "cy.gguf").symlink_to(default_model_gguf())
+    ws.db["models"].insert({"id": 1, "name": "finetuned-1", "role": "finetuned", "path": "models/x"})
     ws.db["exports"].insert({"model_id": 1, "path": "gguf/cy.gguf", "quant": "Q4_1"})
     (row,) = evaluate(ws, test_tsv, systems=("adapted",), directions=("xx->en",), limit=1)
     assert row["direction"] == "cy->en" and "skipped" not in row and row["chrf"] is not None
@@ -98,7 +99,7 @@ def test_eval_and_translate_verbs(ws, test_tsv):
     assert "no exported model" in result.stdout  # the adapted row says why it is empty
 
     result = runner.invoke(main, ["-w", str(ws.root), "translate", "--model", str(default_model_gguf()),
-                                  "Open", "the", "file"])
+                                  "Open the file"])  # one argument, one segment
     assert result.exit_code == 0, result.output
     assert result.stdout.strip()
     assert "dictionary: open = agor; file = ffeil" in result.stderr

@@ -104,8 +104,10 @@ def test_exporting_the_same_file_again_updates_its_row(tiny_ws, monkeypatch):
     rows = list(tiny_ws.db.query("select * from exports order by id"))
     assert [r["path"] for r in rows] == ["gguf/source-tiny-F16.gguf", "gguf/finetuned-1-F16.gguf"]
     assert rows[0]["created_at"] == again["created_at"] > first["created_at"]
-    # The file written last is the newest export, the one chat and bundle pick by default.
-    assert latest_export_gguf(tiny_ws) == tiny_ws.root / "gguf/source-tiny-F16.gguf"
+    # The file written last is the newest export; chat and eval load the *current* model's export
+    # (finetuned-1), so exporting another model for comparison does not change what they use.
+    assert tiny_ws.latest_export()["file"] == tiny_ws.root / "gguf/source-tiny-F16.gguf"
+    assert latest_export_gguf(tiny_ws) == tiny_ws.root / "gguf/finetuned-1-F16.gguf"
 
 
 def test_report_paths_outside_the_workspace_stay_absolute(workspace, tmp_path):
@@ -146,7 +148,11 @@ def test_cli_export_verify_and_errors(tiny_ws, tmp_path):
 
     res = runner.invoke(main, [*w, "export", "--quant", "Q4_0"])
     assert res.exit_code == 0, res.output
-    assert "tokenization: identical" in res.output and "verification: OK" in res.output
+    assert "tokenization: identical" in res.output
+    # A random-weight model is faithfully converted but does not chat: the check says both.
+    assert "verification: the file matches the model, but the model does not chat" in res.output
+    assert "verification: OK" not in res.output and "chat reply (FAILED" in res.output
+    assert res.output.index("held-out bits per char") < res.output.index("perplexity")
     assert f"wrote {tiny_ws.gguf_dir / 'finetuned-1-Q4_0.gguf'} (Q4_0" in res.output
     stored = tiny_ws.db.execute("select verification from exports order by id desc limit 1").fetchone()[0]
     assert str(tiny_ws.root) not in stored and json.loads(stored)["path"] == "gguf/finetuned-1-Q4_0.gguf"

@@ -82,11 +82,18 @@ def status_cmd(ctx: click.Context) -> None:
     click.echo(f"{ws.name}: {ws.source_lang}→{ws.target_lang} at {ws.root}")
     for step, done in ws.checklist().items():
         click.echo(f"  [{'x' if done else ' '}] {step}")
+    current = ws.current_model()
+    if current is None:
+        click.echo("current model: none yet ('taalkit model add default')")
+    else:
+        export = ws.current_export()
+        click.echo(f"current model: {current['name']} ({ws.current_model_choice()})"
+                   + (f"; exported as {ws.relative(export['file'])}" if export else "; not exported yet"))
 
 
 def _register() -> None:
     # Each module adds its verbs to ``main``; order = pipeline order in --help.
-    from . import dict_cmds, model_cmds, transtok_cmds, finetune_cmds, export_cmds, infer_cmds, demo_cmds  # noqa: F401
+    from . import dict_cmds, model_cmds, current, transtok_cmds, finetune_cmds, export_cmds, infer_cmds, demo_cmds  # noqa: F401,E501
 
 
 _register()

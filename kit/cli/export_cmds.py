@@ -1,4 +1,4 @@
-"""``taalkit export``: write the newest model as a GGUF for llama.cpp, quantize it, and prove it works."""
+"""``taalkit export``: write the current model as a GGUF for llama.cpp, quantize it, and prove it works."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .common import ProgressPrinter, open_workspace, workspace_option
               help="Q8_0, Q6_K, Q5_1, Q5_0, Q5_K_M, Q4_1, Q4_0, Q4_K_M, F16 or F32 (see --list-quants).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file (default: WORKSPACE/gguf/<model>-<quant>.gguf).")
-@click.option("--model", "model_name", default=None, help="Model name from 'taalkit status' (default: newest).")
+@click.option("--model", "model_name", default=None, help="Model name from 'taalkit use' (default: the current model).")
 @click.option("--list-quants", is_flag=True, help="List the types with their expected size for this model.")
 @click.option("--verify", "verify_file", type=click.Path(path_type=Path), default=None,
               help="Verify an existing GGUF FILE against its model instead of exporting.")
@@ -37,6 +37,10 @@ def export_cmd(ctx: click.Context, quant, out, model_name, list_quants, verify_f
     if list_quants:
         _list_quants(ws, model_name, as_json)
         return
+    from ..gguf import resolve_model
+    from .current import announce_model
+
+    announce_model(ws, resolve_model(ws, model_name), chosen=model_name is not None)
     row = export_model(ws, model=model_name, quant=quant, out=out, verify=not no_verify,
                        progress=ProgressPrinter())
     if as_json:
@@ -122,17 +126,28 @@ def _print_verification(v: dict) -> None:
         echo(f"next-token logits vs PyTorch: max |Δ| {lg['max_abs_diff']:.2e} (largest |logit| "
              f"{lg['max_abs_logit']:.1f}), top-1 equal on {lg['top1_equal']}/{lg['prompts']} prompts")
     ppl = v.get("perplexity") or {}
-    if ppl.get("perplexity"):
-        line = (f"held-out perplexity {ppl['perplexity']:.3f} ({ppl['bits_per_char']:.4f} bits/char, "
-                f"{ppl['tokens']} tokens)")
+    if ppl.get("bits_per_char"):
+        line = f"held-out bits per char {ppl['bits_per_char']:.4f}"
         ref = (v.get("reference") or {}).get("perplexity") or {}
-        if ref.get("perplexity"):
-            line += f"; {v['reference']['file_type']} reference {ref['perplexity']:.3f}"
-        echo(line)
+        if ref.get("bits_per_char"):
+            line += f" ({v['reference']['file_type']} reference {ref['bits_per_char']:.4f})"
+        echo(line + f"; perplexity {ppl['perplexity']:.1f} per token over {ppl['tokens']} tokens")
+        echo("  (bits per char is what fine-tuning and eval report and compares across tokenizers; perplexity "
+             "is per token, so long target-language tokens make it large)")
     div = v.get("divergence") or {}
     if div.get("kl_mean") is not None:
         echo(f"against the reference: KL {div['kl_mean']:.4g} nats/token, top-1 agreement "
              f"{div['top1_agreement'] * 100:.1f}% over {div['tokens']} tokens")
-    if "reply" in v:
+    chat = v.get("chat")
+    if chat:
+        verdict = "ok" if chat["ok"] else "FAILED: " + "; ".join(chat["problems"])
+        click.secho(f"chat reply ({verdict}): {chat['reply'][:120]!r}", fg=None if chat["ok"] else "yellow")
+    elif "reply" in v:
         echo(f"chat reply: {v['reply'][:120]!r}")
-    click.secho("verification: OK" if v.get("ok") else "verification: FAILED", fg="green" if v.get("ok") else "red")
+    if not v.get("ok"):
+        click.secho("verification: FAILED (the file does not match the model)", fg="red")
+    elif chat and not chat["ok"]:
+        click.secho("verification: the file matches the model, but the model does not chat properly yet "
+                    "(more fine-tuning, or check the training data)", fg="yellow")
+    else:
+        click.secho("verification: OK", fg="green")

@@ -18,15 +18,10 @@ from .common import ProgressPrinter, open_workspace, workspace_option
 
 
 def _model_for(ws, model: Optional[Path]) -> Path:
-    """--model, else the newest export, else the embedded SmolLM2 (said out loud, never silent)."""
-    from ..infer.default_model import default_model_gguf, latest_export_gguf, resolve_model
+    """--model, else the current model's newest export, else the embedded SmolLM2 (said out loud)."""
+    from .current import runtime_gguf
 
-    if model is not None or (ws is not None and latest_export_gguf(ws) is not None):
-        return resolve_model(ws, model)
-    path = default_model_gguf()
-    click.secho(f"note: no exported model in this workspace yet; using the unadapted {path.name}",
-                fg="yellow", err=True)
-    return path
+    return runtime_gguf(ws, model)
 
 
 class _StopOnCtrlC:
@@ -47,7 +42,7 @@ class _StopOnCtrlC:
 
 @main.command("chat")
 @click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="GGUF file (default: the workspace's newest export).")
+              help="GGUF file (default: the current model's newest export; see 'taalkit use').")
 @click.option("--system", "system_text", default=None, help="System prompt text for this chat.")
 @click.option("--prompt", "prompt_name", default=None, help="Use a saved system prompt by name.")
 @click.option("--save-prompt", default=None, metavar="NAME", help="Save --system under NAME for later.")
@@ -138,11 +133,15 @@ def chat_cmd(ctx, model, system_text, prompt_name, save_prompt, n_ctx, threads, 
               help="Output for --file (appended to: a stopped run resumes).")
 @click.option("--no-glossary", is_flag=True, help="Leave the dictionary out of the prompt.")
 @click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="GGUF file (default: the workspace's newest export).")
+              help="GGUF file (default: the current model's newest export; see 'taalkit use').")
 @workspace_option
 @click.pass_context
 def translate_cmd(ctx, text, to, in_path, out_path, no_glossary, model, workspace) -> None:
-    """Translate TEXT (or --file IN --out OUT) with the model and the workspace dictionary."""
+    """Translate TEXT (or --file IN --out OUT) with the model and the workspace dictionary.
+
+    Each TEXT argument is one segment, translated on its own and printed on its own line: quote a
+    sentence to keep it together ('taalkit translate "Open the file" "Save it"' is two segments).
+    """
     from ..errors import Cancelled, TaalkitError
     from ..infer.translate import Translator, translate, translate_file
     from ..progress import CancelToken
@@ -179,18 +178,29 @@ def translate_cmd(ctx, text, to, in_path, out_path, no_glossary, model, workspac
         return
     if not text:
         raise TaalkitError("nothing to translate: give TEXT or --file IN --out OUT")
-    result = translate(ws, " ".join(text), to=to, model_path=_model_for(ws, model), glossary=not no_glossary)
-    click.echo(result.text)
+    translator = Translator(ws, model_path=_model_for(ws, model))
+    for segment in text:
+        if not segment.strip():
+            click.echo("")
+            continue
+        result = translate(ws, segment, to=to, glossary=not no_glossary, translator=translator)
+        click.echo(result.text)
+        _report_segment(result, segment if len(text) > 1 else None, no_glossary)
+
+
+def _report_segment(result, label: Optional[str], no_glossary: bool) -> None:
+    """What one segment's translation used, on stderr (stdout keeps one line per segment)."""
+    lead = f"[{label[:40]}] " if label else ""
     if not result.text:
-        click.secho("note: the model gave no translation (an adapted model needs 'taalkit finetune' "
+        click.secho(f"{lead}note: the model gave no translation (an adapted model needs 'taalkit finetune' "
                     "before it translates)", fg="yellow", err=True)
     if result.glossary_entries:
-        click.secho("dictionary: " + "; ".join(e.line() for e in result.glossary_entries), dim=True, err=True)
+        click.secho(f"{lead}dictionary: " + "; ".join(e.line() for e in result.glossary_entries), dim=True, err=True)
     elif not no_glossary:
-        click.secho("dictionary: no entries for these words", dim=True, err=True)
+        click.secho(f"{lead}dictionary: no entries for these words", dim=True, err=True)
     for note in result.notes:
-        click.secho(f"note: {note}", fg="yellow", err=True)
-    click.secho(f"[{result.source_lang}→{result.target_lang}, {result.tokens_per_s:.1f} tokens/s]",
+        click.secho(f"{lead}note: {note}", fg="yellow", err=True)
+    click.secho(f"{lead}[{result.source_lang}→{result.target_lang}, {result.tokens_per_s:.1f} tokens/s]",
                 dim=True, err=True)
 
 
@@ -205,29 +215,60 @@ def _default_test_file(ws) -> Optional[Path]:
               help="Held-out TSV 'source<TAB>target' (default: the shipped test set for this language).")
 @click.option("--limit", type=int, default=None, help="Only the first N pairs (quicker).")
 @click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The adapted GGUF (default: the workspace's newest export).")
+              help="The adapted GGUF (default: the current model's newest export; see 'taalkit use').")
 @click.option("--system", "systems", multiple=True,
               type=click.Choice(["adapted", "adapted+glossary", "source", "source+glossary", "wordbyword"]),
               help="Only these systems (repeatable; default: all five).")
-@click.option("--direction", "directions", multiple=True, type=click.Choice(["en->xx", "xx->en"]),
-              help="Only this direction (repeatable; default: both).")
+@click.option("--direction", "directions", multiple=True, metavar="SRC->TGT",
+              help="Only this direction, in the workspace's language codes, e.g. en->cy (repeatable; "
+                   "default: both).")
 @click.option("--bpc/--no-bpc", "bpc", default=True, show_default=True,
               help="Also measure held-out bits per char of the target language per model.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=None,
+              help="Lines llama.cpp decodes together (default 8; 1 = one at a time).")
 @workspace_option
 @click.pass_context
-def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, workspace) -> None:
-    """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary and word-by-word."""
+def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, parallel, workspace) -> None:
+    """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary and word-by-word.
+
+    'adapted' is the current model's newest export (see 'taalkit use'); 'source' is the unadapted
+    SmolLM2-135M-Instruct as the Q4_1 GGUF embedded in taalkit.
+    """
     from ..errors import TaalkitError
-    from ..evaluate import DIRECTIONS, SYSTEMS, evaluate
+    from ..evaluate import DIRECTIONS, PARALLEL, SYSTEMS, _resolve_direction, evaluate, read_test_pairs
 
     ws = open_workspace(ctx)
     test_file = test_file or _default_test_file(ws)
     if test_file is None:
         raise TaalkitError("no test set: pass --test FILE.tsv (source<TAB>target per line)")
-    results = evaluate(ws, test_file, model_path=model, systems=systems or SYSTEMS,
-                       directions=directions or DIRECTIONS, limit=limit, bits_per_char=bpc,
-                       progress=ProgressPrinter())
+    directions = directions or DIRECTIONS
+    for d in directions:
+        _resolve_direction(ws, d)  # a wrong direction fails before anything loads
+    systems = systems or SYSTEMS
+    parallel = parallel or PARALLEL
+    n = len(read_test_pairs(test_file, limit))
+    model_systems = [s for s in systems if s != "wordbyword"]
+    adapted = _model_for(ws, model) if any(s.startswith("adapted") for s in systems) and (
+        model is not None or ws.current_export() is not None) else None
+    click.echo(f"eval: {n} pairs × {len(directions)} direction(s) × {len(systems)} system(s): "
+               f"{n * len(directions) * len(model_systems)} model translations, {parallel} at a time "
+               "(an estimate follows the first batch)", err=True)
+    printer = ProgressPrinter()
+
+    def on_progress(event) -> None:
+        estimate = event.metrics.get("estimate_s")
+        if estimate is not None:
+            click.echo(f"estimated time for the model translations: about {_minutes(estimate)} "
+                       f"(measured on the first {parallel} lines)", err=True)
+        printer(event)
+
+    results = evaluate(ws, test_file, model_path=adapted, systems=systems, directions=directions, limit=limit,
+                       bits_per_char=bpc, parallel=parallel, progress=on_progress)
     click.echo(format_table(results))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def format_table(results: list[dict]) -> str:
@@ -254,5 +295,8 @@ def format_table(results: list[dict]) -> str:
         lines.append(f"held-out bits per char of the {r['direction']} side, {r['system']} model: "
                      f"{r['bits_per_char']:.3f}  ({Path(r['model']).name}, lower is better)")
     n = results[0]["n"] if results else 0
+    if any(r["system"].startswith("source") and not r.get("skipped") for r in results):
+        lines.append("source = the unadapted SmolLM2-135M-Instruct, the Q4_1 GGUF embedded in taalkit "
+                     "(the file 'model add default' dequantizes)")
     lines.append(f"({n} sentence pairs per direction; scores stored in the workspace's evaluations table)")
     return "\n".join(lines)

@@ -142,7 +142,7 @@ def _pick_model(ws, model) -> dict:
     if isinstance(model, dict):
         return model
     if model is None:
-        row = ws.latest_model("transtok", "source")
+        row = ws.current_model()  # never a baseline unless chosen (taalkit use)
         if row is None:
             raise WorkspaceError("the workspace has no model to fine-tune; add one with 'taalkit model add' "
                                  "and trans-tokenize it with 'taalkit transtokenize'")

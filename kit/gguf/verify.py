@@ -9,9 +9,18 @@ a missing BOS. So after every export the kit checks, with numbers:
   exactly the ids the HF tokenizer gives;
 - for F16/F32 files, llama.cpp's next-token logits match PyTorch's on the same ids
   (max |Δ| and top-1 agreement);
-- held-out perplexity and bits per character under llama.cpp, so a quantized file can
+- held-out bits per character (and perplexity) under llama.cpp, so a quantized file can
   be reported beside its F16 reference;
-- one short greedy chat reply, so "it chats" is shown, not assumed.
+- one short greedy chat reply, judged: not empty, not the prompt (or the fine-tune's
+  ``Translate to …:`` request) echoed back, and ended by the model's end-of-turn token
+  within the budget. A file can be a faithful copy of a model that does not chat yet; the
+  report keeps the two apart (``ok`` is the file, ``chat.ok`` the reply).
+
+Bits per character lead, because the rest of the kit (fine-tuning, eval) reports them and
+they compare across tokenizers. Perplexity is per *token*: exp of the mean negative log-
+likelihood per token, so one number depends on how long the tokens are. With a target
+vocabulary of long pieces, 2.5 bits/char at ~5 characters per token is a perplexity in the
+thousands (2 ** (2.5 * 5) ≈ 5800) — large, and not a sign of a broken file.
 """
 
 from __future__ import annotations
@@ -197,12 +206,43 @@ def divergence(llm, ref, texts: Sequence[str], *, bos_id: Optional[int], n_ctx: 
     return {"tokens": n, "kl_mean": kl / n, "top1_agreement": agree / n}
 
 
-def chat_reply(llm, prompt: str, max_tokens: int = 24) -> str:
-    """One greedy reply through the GGUF's own chat template."""
+def chat_reply(llm, prompt: str, max_tokens: int = 48) -> tuple[str, str]:
+    """One greedy reply through the GGUF's own chat template: (text, finish reason)."""
     with _quiet():
         out = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}],
                                          max_tokens=max_tokens, temperature=0.0, top_k=1)
-    return out["choices"][0]["message"]["content"] or ""
+    choice = out["choices"][0]
+    return choice["message"]["content"] or "", choice.get("finish_reason") or ""
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() else " " for c in text).split()
+
+
+def judge_reply(prompt: str, reply: str, finish_reason: str) -> list[str]:
+    """What is wrong with a chat reply, in words ([] = it is a reply).
+
+    Echo means the reply starts with the prompt's first words, is mostly the prompt's words in
+    order, or starts with a translation request (``Translate to English:``, what a fine-tuned
+    model was trained on and sometimes parrots).
+    """
+    problems = []
+    text = reply.strip()
+    if not text:
+        return ["empty"]
+    said, asked = _words(text), _words(prompt)
+    head = min(6, len(asked))
+    if head and said[:head] == asked[:head]:
+        problems.append("echoes the prompt")
+    elif asked and len(said) >= 4:
+        shared = sum(1 for a, b in zip(said, asked) if a == b)
+        if shared >= 0.6 * min(len(said), len(asked)):
+            problems.append("echoes the prompt")
+    if said[:2] == ["translate", "to"]:
+        problems.append("echoes a translation request ('Translate to …:')")
+    if finish_reason != "stop":
+        problems.append(f"does not end (no end-of-turn token within the {finish_reason or 'token'} limit)")
+    return problems
 
 
 def verify_gguf(path: os.PathLike | str, hf_dir: Optional[os.PathLike | str] = None,
@@ -214,7 +254,8 @@ def verify_gguf(path: os.PathLike | str, hf_dir: Optional[os.PathLike | str] = N
     ``texts`` are held-out sentences (default: built-in probes). ``reference`` is the F16 file a
     quantized one is compared with (its perplexity is reported beside this file's).
     Returns a JSON-able dict; ``ok`` is True when tokenization is identical and, for F16/F32
-    files, every prompt's top-1 next token agrees with PyTorch.
+    files, every prompt's top-1 next token agrees with PyTorch (the file is the model).
+    ``chat`` judges the model's reply on its own (``chat.ok``, ``chat.problems``).
     """
     path = Path(path)
     texts = [t for t in (texts or []) if t and t.strip()] + PROBE_TEXTS
@@ -243,7 +284,12 @@ def verify_gguf(path: os.PathLike | str, hf_dir: Optional[os.PathLike | str] = N
     emit(progress, "verify", 3, 4, "held-out perplexity")
     scored = texts[:ppl_texts]
     report["perplexity"] = perplexity(llm, scored, bos_id=bos_id, n_ctx=n_ctx, cancel=cancel)
-    report["reply"] = chat_reply(llm, chat_prompt or texts[0])
+    prompt = chat_prompt or texts[0]
+    reply, finish = chat_reply(llm, prompt)
+    report["reply"] = reply
+    problems = judge_reply(prompt, reply, finish)
+    report["chat"] = {"prompt": prompt, "reply": reply, "finish_reason": finish, "ok": not problems,
+                      "problems": problems}
     if reference is not None and Path(reference).resolve() != path.resolve():
         ref = load_llama(reference, n_ctx=n_ctx, logits_all=True)
         report["reference"] = {"path": str(reference), "file_type": gguf_file_type(reference),

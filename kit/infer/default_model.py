@@ -28,12 +28,10 @@ def default_model_gguf() -> Path:
 
 
 def latest_export_gguf(ws) -> Optional[Path]:
-    """The newest row of ``exports`` (its ``path`` is relative to the workspace), or None."""
-    row = ws.db.execute("select path from exports order by created_at desc, id desc limit 1").fetchone()
-    if not row or not row[0]:
-        return None
-    path = Path(row[0])
-    return path if path.is_absolute() else ws.root / path
+    """The newest GGUF export of the workspace's *current* model (kit.workspace decides which model
+    that is, so an exported baseline or control never becomes what chat and eval load), or None."""
+    row = ws.current_export()
+    return row["file"] if row else None
 
 
 def resolve_model(ws, model_path: Optional[os.PathLike | str] = None) -> Path:
@@ -45,8 +43,10 @@ def resolve_model(ws, model_path: Optional[os.PathLike | str] = None) -> Path:
         return path
     path = latest_export_gguf(ws) if ws is not None else None
     if path is None:
-        raise WorkspaceError("this workspace has no exported model yet; run 'taalkit export' "
-                             "or pass --model FILE.gguf")
+        current = ws.current_model() if ws is not None else None
+        what = f"the current model {current['name']} has no GGUF export yet" if current else \
+            "this workspace has no exported model yet"
+        raise WorkspaceError(f"{what}; run 'taalkit export' or pass --model FILE.gguf")
     if not path.is_file():
         raise WorkspaceError(f"the newest export {path} is missing on disk; export again or pass --model")
     return path
