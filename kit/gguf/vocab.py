@@ -13,7 +13,6 @@ the HF tokenizer does. :func:`kit.gguf.verify.verify_gguf` then proves it on tex
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -129,8 +128,10 @@ def read_vocab(model_dir: Path, n_vocab: Optional[int] = None) -> GgufVocab:
     kind = (spec.get("model") or {}).get("type")
     if kind == "BPE" and not spec["model"].get("byte_fallback"):
         vocab = _byte_level_bpe(spec, path)
-    elif kind == "BPE":
-        vocab = _sentencepiece_bpe(spec, path)
+    elif kind == "BPE":  # SentencePiece kind (byte fallback): Llama-2, Mistral, Gemma
+        from .vocab_spm import read_spm_vocab
+
+        vocab = read_spm_vocab(spec, path)
     elif kind == "Unigram":
         raise TaalkitError(f"{path}: Unigram (SentencePiece) tokenizers are not exported yet; "
                            "train a byte-level BPE target tokenizer (the kit's default)")
@@ -175,56 +176,6 @@ def _byte_level_bpe(spec: dict, path: Path) -> GgufVocab:
             raise TaalkitError(f"{path}: merge {merge!r} cannot be written as 'left right'")
         merges.append(f"{pair[0]} {pair[1]}")
     return GgufVocab(model="gpt2", pre=pre, tokens=tokens, types=types, merges=merges)
-
-
-_BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
-
-
-def _sentencepiece_bpe(spec: dict, path: Path) -> GgufVocab:
-    """Llama-2/TinyLlama/Mistral style: "▁" for spaces, BPE merges, unknown bytes as ``<0xXX>``.
-
-    llama.cpp's "llama" tokenizer merges the adjacent pair whose *result* has the highest score,
-    so each token's score is minus the rank of the merge that makes it: the same order HF's
-    BPE applies its merges in.
-    """
-    normalizer = spec.get("normalizer") or {}
-    norms = normalizer.get("normalizers", [normalizer]) if normalizer.get("type") == "Sequence" else [normalizer]
-    pre = spec.get("pre_tokenizer") or {}
-    pres = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
-    prefix = any(n.get("type") == "Prepend" and n.get("prepend") == "\u2581" for n in norms)
-    for p in pres:
-        if p.get("type") == "Metaspace":
-            prefix = prefix or p.get("prepend_scheme", "always" if p.get("add_prefix_space", True) else "never") != "never"
-        elif p:
-            raise TaalkitError(f"{path}: SentencePiece-style BPE with a {p.get('type')} pre-tokenizer "
-                               "has no llama.cpp equivalent")
-    for n in norms:
-        if n and n.get("type") not in ("Prepend", "Replace"):
-            raise TaalkitError(f"{path}: SentencePiece-style BPE with a {n.get('type')} normalizer "
-                               "has no llama.cpp equivalent")
-    model = spec["model"]
-    rank: dict[str, int] = {}
-    for k, merge in enumerate(model.get("merges", [])):
-        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
-        rank.setdefault(left + right, k)
-    unk = model.get("unk_token")
-    by_id: dict[int, tuple[str, int, float]] = {}
-    for tok, i in model["vocab"].items():
-        typ = UNKNOWN if tok == unk else BYTE if _BYTE_PIECE.match(tok) else NORMAL
-        by_id[i] = (tok, typ, -float(rank[tok]) if tok in rank else 0.0)
-    for added in spec.get("added_tokens", []):
-        typ = UNKNOWN if added["content"] == unk else CONTROL if added.get("special") else USER_DEFINED
-        by_id[added["id"]] = (added["content"], typ, 0.0)
-    size = max(by_id) + 1 if by_id else 0
-    tokens, types, scores = [], [], []
-    for i in range(size):
-        tok, typ, score = by_id.get(i, (f"[PAD{i}]", UNUSED, 0.0))
-        tokens.append(tok)
-        types.append(typ)
-        scores.append(score)
-    vocab = GgufVocab(model="llama", pre=None, tokens=tokens, types=types, scores=scores)
-    vocab.add_space_prefix = prefix
-    return vocab
 
 
 def _apply_config(vocab: GgufVocab, model_dir: Path) -> None:
