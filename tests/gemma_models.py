@@ -1,7 +1,7 @@
 """Tiny random Gemma-2 and Gemma-3 models, built from the released configs scaled down.
 
 Not a test module: ``tests/test_family_gemma*.py`` import it. Kept from each real config (the
-parts that change a code path): Gemma-2-2B's soft-caps (attention 50, final 30), its
+parts that change a code path): Gemma-2-2B's soft-caps (scaled down to 0.5 / 1.5 with the tiny logits), its
 every-other-layer sliding window, grouped KV heads, ``head_dim`` bigger than hidden/heads
 (256 vs 288 in 2B; 32 vs 16 here) and ``query_pre_attn_scalar = head_dim``; Gemma-3-270M's
 q/k norms, one KV head, five local layers then a global one (6 layers here), RoPE base 1e6
@@ -26,6 +26,9 @@ TEXTS = TINY_ENGLISH + [
 GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<unused0>", "<unused1>",
                   "<start_of_turn>", "<end_of_turn>"]
 WINDOW = 8
+# Gemma-2's caps are 50 (attention) and 30 (final) for logits of that size; these tiny random models'
+# logits are within ±3, so the caps are scaled down with them to bite (a missing cap must show).
+ATTN_CAP, FINAL_CAP = 0.5, 1.5
 
 
 def gemma_tokenizer(out_dir: Path, texts=TEXTS, vocab_size: int = 400):
@@ -69,7 +72,7 @@ def gemma_config(family: str, tokenizer):
                   pad_token_id=tokenizer.pad_token_id)
     if family == "gemma2":  # Gemma-2-2B: soft-caps 50/30, local/global alternating, 2 KV heads of 4
         return Gemma2Config(num_hidden_layers=4, num_key_value_heads=2, max_position_embeddings=8192,
-                            attn_logit_softcapping=50.0, final_logit_softcapping=30.0, rope_theta=10000.0,
+                            attn_logit_softcapping=ATTN_CAP, final_logit_softcapping=FINAL_CAP, rope_theta=10000.0,
                             **common)
     if family == "gemma3":  # Gemma-3-270M: q/k norms, one KV head, 5 local + 1 global, θ 1e6 / 10k
         return Gemma3TextConfig(num_hidden_layers=6, num_key_value_heads=1, max_position_embeddings=32768,
