@@ -229,6 +229,8 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
     vocab = read_vocab(model_dir, shape.vocab_size)
     eot = family.end_of_turn_ids({tok: i for i, tok in enumerate(vocab.tokens)})
     vocab.eot_id = eot[0] if eot else None
+    # A base checkpoint without a template (Gemma-3-270M) chats in its family's format.
+    vocab.chat_template = vocab.chat_template or getattr(family, "default_chat_template", None)
     need = estimate_bytes(plan, out_type) + 64 * len(vocab.tokens) + 16 * 2**20
     require_free_disk(out.parent, need, f"the {out_type} GGUF")
 

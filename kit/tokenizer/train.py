@@ -112,7 +112,8 @@ class SourceTokenizer:
     def chat_template(self) -> Optional[str]:
         from ..models import read_chat_template
 
-        return read_chat_template(self.folder)
+        # A base checkpoint without one (Gemma-3-270M) chats in its family's format.
+        return read_chat_template(self.folder) or getattr(self.family, "default_chat_template", None)
 
 
 def _has_byte_level(pre: Optional[dict]) -> bool:
