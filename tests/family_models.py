@@ -6,7 +6,8 @@ trained here in the family's own style (pre-tokenizer regex, special tokens, cha
 end-of-turn token), so the whole journey runs its real code paths in seconds.
 
 What is kept from each real config (the part that changes the code path): Llama-3.2-1B's
-``llama3`` RoPE scaling (factor 32, θ 500000), grouped KV heads and tied head; Qwen2.5-0.5B's
+``llama3`` RoPE scaling (factor 32, θ 500000; its original context cut from 8192 to 64 like
+the rest, so the scaled frequencies turn within a short test prompt), grouped KV heads and tied head; Qwen2.5-0.5B's
 q/k/v biases, θ 1e6, tied head and NFC normalizer; Qwen3-0.6B's q/k norms and a ``head_dim``
 that is not hidden/heads; SmolLM2's digit-splitting byte-level BPE; Mistral-7B's untied head
 and SentencePiece tokenizer with byte fallback. Sizes are cut to hidden 64, 2 layers.
@@ -114,11 +115,11 @@ def family_config(family: str, tokenizer):
         return MistralConfig(intermediate_size=224, max_position_embeddings=32768, rms_norm_eps=1e-5,
                              rope_theta=1000000.0, sliding_window=None, tie_word_embeddings=False, **common)
     if family == "llama3":  # Llama-3.2-1B: llama3 RoPE scaling, θ 500000, tied
-        return LlamaConfig(intermediate_size=256, max_position_embeddings=131072, rms_norm_eps=1e-5,
+        return LlamaConfig(intermediate_size=256, max_position_embeddings=2048, rms_norm_eps=1e-5,
                            head_dim=16, tie_word_embeddings=True,
                            rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
                                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                            "original_max_position_embeddings": 8192}, **common)
+                                            "original_max_position_embeddings": 64}, **common)
     if family == "qwen2":  # Qwen2.5-0.5B: q/k/v biases, θ 1e6, tied
         return Qwen2Config(intermediate_size=352, max_position_embeddings=32768, rms_norm_eps=1e-6,
                            rope_theta=1000000.0, tie_word_embeddings=True, use_sliding_window=False, **common)

@@ -232,16 +232,38 @@ def gguf_tokenizer(path: Path, pre: Optional[str] = None):
     path = Path(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True,
                                               trust_remote_code=False)
+    from ..gguf.header import read_header
     from ..gguf.vocab import hf_pre_tokenizer
 
+    header = read_header(path)  # fast: skips the token arrays
     spec = hf_pre_tokenizer(pre) if pre else None
     if spec is not None:
         tokenizer.backend_tokenizer.pre_tokenizer = _pre_tokenizer_from_json(json.dumps(spec))
-    return _without_phantom_tokens(tokenizer, path)
+    if header.fields.get("tokenizer.ggml.model") == "llama":
+        tokenizer = _llama_cpp_spaces(tokenizer, bool(header.fields.get("tokenizer.ggml.add_space_prefix", True)))
+    return _without_phantom_tokens(tokenizer, header.array_lengths.get("tokenizer.ggml.tokens"))
 
 
-def _without_phantom_tokens(tokenizer, path: Path):
-    """Drop tokens transformers' GGUF reader invents past the GGUF's vocabulary.
+def _llama_cpp_spaces(tokenizer, add_space_prefix: bool):
+    """A SentencePiece-kind tokenizer that treats spaces as llama.cpp's SPM tokenizer does.
+
+    transformers rebuilds it with ``Metaspace(prepend_scheme="first")``, which prepends "▁" only
+    when the text does not already start with a space; llama.cpp always prepends one (when
+    ``add_space_prefix``), so text starting with spaces came back one "▁" short. The Llama-2
+    ``tokenizer.json`` form (Prepend "▁" + Replace " " -> "▁", no pre-tokenizer) is exactly
+    llama.cpp's rule.
+    """
+    from tokenizers import normalizers
+
+    steps = ([normalizers.Prepend("\u2581")] if add_space_prefix else []) + [normalizers.Replace(" ", "\u2581")]
+    backend = tokenizer.backend_tokenizer
+    backend.normalizer = normalizers.Sequence(steps)
+    backend.pre_tokenizer = None
+    return tokenizer
+
+
+def _without_phantom_tokens(tokenizer, n: Optional[int]):
+    """Drop tokens transformers' GGUF reader invents past the GGUF's ``n`` tokens.
 
     A GGUF without ``unk_token_id`` (every byte-level BPE: Llama-3, Qwen) comes back with an
     extra ``<|endoftext|>``/``<unk>`` appended as unk, one id past the embedding table; the
@@ -250,9 +272,6 @@ def _without_phantom_tokens(tokenizer, path: Path):
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    from .source import read_gguf_metadata
-
-    n = read_gguf_metadata(path).get("tokenizer.ggml.tokens.count")
     if n is None or len(tokenizer) <= int(n):
         return tokenizer
     spec = json.loads(tokenizer.backend_tokenizer.to_str())

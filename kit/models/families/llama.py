@@ -48,7 +48,10 @@ class LlamaFamily(Family):
 
         shape = super().shape_from_gguf(meta, tensors)
         arch = "MistralForCausalLM" if meta.get("general.architecture") == "mistral" else "LlamaForCausalLM"
-        scaling = llama3_scaling_from_gguf(meta, tensors) if "rope_freqs.weight" in tensors else shape.rope_scaling
+        scaling = shape.rope_scaling
+        if "rope_freqs.weight" in tensors:
+            # A rope_freqs the kit cannot name would be lost on the way to PyTorch: refused at intake.
+            scaling = llama3_scaling_from_gguf(meta, tensors) or {"rope_type": "rope_freqs of unknown settings"}
         return replace(shape, architecture=arch, model_type="mistral" if arch.startswith("Mistral") else "llama",
                        rope_scaling=scaling)
 
