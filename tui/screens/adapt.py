@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from kit.fsutil import human_bytes
+from kit.models.source import DEFAULT_MODEL_SHAPE
 from kit.progress import CancelToken, Progress
 
 from ..kit_bridge import kit_function
@@ -27,9 +28,9 @@ from ..widgets.progress_panel import ProgressPanel, ThreadProgress
 from .base import KitScreen
 
 DEFAULT_MODEL = ("SmolLM2-135M (built in)", "default")
-DEFAULT_PARAMETERS = 134_515_008
-#: SmolLM2-135M's shape, so its estimate needs no file read (reading the GGUF takes seconds).
-DEFAULT_SHAPE = SimpleNamespace(vocab_size=49152, hidden_size=576, layers=30, tied=True)
+#: SmolLM2-135M's shape (kit.models' one record of it), so its estimate needs no file read.
+DEFAULT_SHAPE = DEFAULT_MODEL_SHAPE
+DEFAULT_PARAMETERS = DEFAULT_MODEL_SHAPE.parameters
 METHODS = [
     ("trans-tokenization", "transtok"),
     ("spelling only (FVT)", "fvt"),
