@@ -163,6 +163,14 @@ def m001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_dictionary_mapping(db: sqlite_utils.Database) -> None:
+    # How a dictionary file was read (JSON: column roles, the languages of its two columns, reversed),
+    # so importing the same file with another mapping can replace it instead of being skipped.
+    if "mapping" not in db["dictionaries"].columns_dict:  # idempotent, like m001's creates
+        db["dictionaries"].add_column("mapping", str)
+
+
 def save_by_key(db: sqlite_utils.Database, table: str, row: dict, key: str = "name") -> int:
     """Insert ``row`` into ``table``, or update in place the row whose ``key`` column matches; return its id.
 

@@ -65,6 +65,9 @@ class Source:
     description: Optional[str] = None
     sha256: Optional[str] = None
     total_lines: Optional[int] = None  # for progress: records carry their line numbers
+    # What said which language each side is ("the file name 'cy-en.tsv'", "the header row"); "" when
+    # nothing in the file did and the languages are the workspace's pair by default (kit.dictionary.tabular).
+    direction_from: str = ""
     records: Iterator[Record] = field(default_factory=lambda: iter(()))
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+from collections import Counter
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
 from .langs import ISO639_3_TO_1, pair_from_name, workspace_code
@@ -60,13 +62,57 @@ def read(path: Path, source_lang: str, target_lang: str, *, delimiter: str = "\t
         else:
             pending.append(first)
     pair = header_langs or pair_from_name(path.name)
+    said = "the header row" if header_langs else (f"the file name {path.name!r}" if pair else "")
     if pair:
         hw_lang, tr_lang = (workspace_code(c, source_lang, target_lang) for c in pair)
     else:
         hw_lang, tr_lang = source_lang, target_lang
     fmt = "tsv" if delimiter == "\t" else "csv"
     return Source(path=str(path), format=fmt, kind="dictionary", headword_lang=hw_lang, translation_lang=tr_lang,
-                  name=path.name, records=_entries(_chain(pending, rows), cols, fmt))
+                  name=path.name, records=_entries(_chain(pending, rows), cols, fmt), direction_from=said)
+
+
+# -- which column is which language, by content -------------------------------------------
+# A file called words.tsv says nothing about its direction, but the workspace already holds text in
+# both of its languages (the corpus' two sides, other dictionaries). Character trigrams are what
+# tells Welsh from English in a handful of words ("dd", "wy", "ch" against "th", "ing"), need no
+# model, and work for a language no library knows; so each column is compared with each side.
+
+def trigram_profile(texts: Iterable[str]) -> Counter:
+    """Counts of the character trigrams of lower-cased words, with word edges (`` ca``, ``at ``)."""
+    counts: Counter = Counter()
+    for text in texts:
+        for word in text.lower().split():
+            padded = f" {word} "
+            counts.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return counts
+
+
+def _cosine(a: Counter, b: Counter) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(v * b.get(k, 0) for k, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def columns_by_content(first: Sequence[str], second: Sequence[str], source_text: Sequence[str],
+                       target_text: Sequence[str], *, margin: float = 0.02) -> tuple[Optional[bool], dict]:
+    """Does the first column hold the source language? (True, False, or None when the text cannot
+    tell), with the four similarities behind the answer.
+
+    The first column is the source when (first~source + second~target) beats the crossed pairing by
+    ``margin``; a dictionary of loanwords or names may be too close to call, and then says so.
+    """
+    p1, p2 = trigram_profile(first), trigram_profile(second)
+    ps, pt = trigram_profile(source_text), trigram_profile(target_text)
+    sims = {"first~source": _cosine(p1, ps), "first~target": _cosine(p1, pt),
+            "second~source": _cosine(p2, ps), "second~target": _cosine(p2, pt)}
+    straight = sims["first~source"] + sims["second~target"]
+    crossed = sims["first~target"] + sims["second~source"]
+    if not ps or not pt or abs(straight - crossed) < margin:
+        return None, sims
+    return straight > crossed, sims
 
 
 def header_roles(cells: list[str]) -> list[str]:
