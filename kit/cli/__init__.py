@@ -10,7 +10,13 @@ without torch installed.
 from __future__ import annotations
 
 import sqlite3
+import os
 import sys
+
+# Hugging Face's own progress bars ("Loading weights", "Writing model shards") would interleave with
+# the kit's progress lines; every stage reports its own progress, so theirs are off for the CLI.
+# Set before transformers is imported (it reads this once, through huggingface_hub).
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 from pathlib import Path
 
 import click

