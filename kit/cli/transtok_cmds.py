@@ -95,28 +95,19 @@ def _summary(stats: dict) -> str:
 def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
     """Show which source tokens TOKEN was built from, and the entries/segments behind them.
 
-    TOKEN is a target token as the tokenizer writes it ('Ġcath'), its text ('cath' is
-    tried as ' cath' too) or its id.
+    TOKEN is a target token as the tokenizer writes it ('Ġcath'), its id, or a word: then both
+    ' cath' (a word of its own) and 'cath' (inside a word) are shown where both exist, spaced first.
     """
     from ..transtok import load_mapping
 
     from ..errors import TaalkitError
 
+    from .explain_view import explain
+
     ws = open_workspace(ctx)
     mapping = load_mapping(ws, method)
-    try:
-        exp = mapping.explain(token, top=top)
-    except TaalkitError:
-        raise TaalkitError(_not_one_token(ws, method, token)) from None
-    click.echo(f"target token {exp.target_id} {exp.target_piece!r} = {exp.target_text!r}; "
-               f"row from {exp.decided_by}")
-    if not exp.sources:
-        click.echo("  (no source tokens: initialised with the source mean or at random)")
-    for sw in exp.sources:
-        counts = ", ".join(f"{k} {v:g}" for k, v in sw.counts.items())
-        click.echo(f"  {sw.weight:6.3f}  {sw.source_text!r:<20} [{counts}]")
-        for kind, row_id in sw.examples.items():
-            click.echo(f"          {kind}: {_example_text(ws, kind, row_id)}")
+    if explain(ws, mapping, token, top) is None:  # both forms of a word, spaced first (kit.cli.explain_view)
+        raise TaalkitError(_not_one_token(ws, method, token))
 
 
 def _not_one_token(ws, method: str, word: str) -> str:
