@@ -12,7 +12,7 @@ import json
 import os
 from typing import Optional, Union
 
-from ..errors import Cancelled, WorkspaceError
+from ..errors import Cancelled, TaalkitError, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
 __all__ = ["finetune", "latest_unfinished_run"]
@@ -24,7 +24,8 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
              steps: Optional[int] = None, stage: str = "auto", device: str = "auto", resume: bool = False,
              batch_size: Optional[int] = None, seq_len: Optional[int] = None, lr: Optional[float] = None,
              eval_every: Optional[int] = None, seed: int = 0, checkpoint_every: Optional[int] = None,
-             progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
+             progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
+             fsdp: bool = False) -> Optional[dict]:
     """Fine-tune the workspace's newest model (or ``model``) on its text; return the new ``models`` row.
 
     Budget: ``steps`` or ``minutes`` (default 5 minutes). ``resume=True`` continues the newest
@@ -32,56 +33,57 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
     ignored). Cancelling (``cancel.cancel()``, Ctrl-C in the CLI) checkpoints after the current step
     and raises :class:`kit.errors.Cancelled`. The returned row's ``extra`` JSON holds the run id and
     held-out bits per character at step 0 and at the end.
+
+    Under a launcher (``taalkit finetune --processes N``, ``accelerate launch``) every rank calls
+    this: rank 0 starts or picks the run and writes everything, the others train their share of
+    each batch and return None (see :mod:`kit.finetune.distributed`). ``fsdp`` shards the model.
     """
     from . import checkpoint as ckpt_io
-    from .loop import FinetuneConfig, FinetuneRun, plan_run, run_row_summary, set_threads
+    from . import distributed as dist
+    from .loop import FinetuneConfig, FinetuneRun, run_row_summary, set_threads
     from ..workspace import now
+    from .plan import resolve_device
 
     if minutes is not None and steps is not None:
         raise WorkspaceError("give either --minutes or --steps, not both")
+    group = dist.current(resolve_device(device) if dist.world_size() > 1 else device, fsdp=fsdp)
     checkpoint = None
-    if resume:
-        run_row = latest_unfinished_run(ws)
-        if run_row is None:
-            raise WorkspaceError("there is no unfinished fine-tuning run to resume; start one with "
-                                 "'taalkit finetune'")
-        run_id = run_row["id"]
-        _refuse_if_running(ws.runs_dir / str(run_id))
-        config = FinetuneConfig(**json.loads(run_row["config"]))
-        checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
-        resumed_from = checkpoint.step if checkpoint else 0
-        # Metrics written after the checkpoint are redone by this run: drop them, no gaps, no duplicates.
-        ws.db.execute("delete from run_metrics where run_id = ? and step > ?", [run_id, resumed_from])
-        if checkpoint is None:
-            ws.db.execute("delete from run_metrics where run_id = ?", [run_id])
-        ws.db.execute("update runs set status = 'running', step = ? where id = ?", [resumed_from, run_id])
-        ws.db.conn.commit()
+    if group.is_main:
+        try:
+            run_id, config, checkpoint = _start_or_resume(
+                ws, group, model=model, minutes=minutes, steps=steps, stage=stage, device=device,
+                resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
+                seed=seed, checkpoint_every=checkpoint_every)
+        except TaalkitError as err:
+            group.share({"error": str(err)})
+            raise
+        group.share({"run_id": run_id, "config": config.as_dict(),
+                     "checkpoint": str(checkpoint.path) if checkpoint else None})
     else:
-        model_row = _pick_model(ws, model)
-        config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
-                          batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
-                          checkpoint_every=checkpoint_every, seed=seed)
-        run_id = ws.db["runs"].insert({
-            "kind": "finetune", "model_id": model_row.get("id"), "status": "running",
-            "config": json.dumps(config.as_dict()), "step": 0, "total_steps": config.steps,
-            "started_at": now(),
-        }).last_pk
-        ws.db["runs"].update(run_id, {"path": f"runs/{run_id}"})
-    (ws.runs_dir / str(run_id)).mkdir(parents=True, exist_ok=True)
-    (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}",
-                                                       encoding="utf-8")
+        told = group.share(None)
+        if "error" in told:
+            raise TaalkitError(told["error"])
+        run_id, config = told["run_id"], FinetuneConfig(**told["config"])
+        # The very folder rank 0 resumes from (a shared filesystem, as on one machine).
+        checkpoint = ckpt_io.load_checkpoint(told["checkpoint"]) if told["checkpoint"] else None
+    if group.world > 1:  # every rank checks its own memory (its own GPU, or its share of the RAM)
+        group.all_ok(_rank_memory_problem(ws, config, group))
 
-    previous_threads = set_threads(config.device)
-    run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel)
+    previous_threads = set_threads(config.device, group.local_world)
+    run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel, group=group)
     try:
         run.load(checkpoint)
         run.run()
+        if not group.is_main:
+            return None
         folder, bpc_end = run.save_model()
     except Cancelled:
-        ws.db["runs"].update(run_id, {"status": "stopped", "step": run.step})
+        if group.is_main:
+            ws.db["runs"].update(run_id, {"status": "stopped", "step": run.step})
         raise
     except BaseException:
-        ws.db["runs"].update(run_id, {"status": "failed", "step": run.step})
+        if group.is_main:
+            ws.db["runs"].update(run_id, {"status": "failed", "step": run.step})
         raise
     finally:
         if previous_threads is not None:
@@ -97,6 +99,68 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
     # The run is complete and its model saved: checkpoints (optimizer state is 3× the weights) go.
     ckpt_io.prune(ws.runs_dir / str(run_id), keep=0)
     return row
+
+
+def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume, batch_size, seq_len, lr,
+                     eval_every, seed, checkpoint_every):
+    """Rank 0 (or the only process): the run row, its config and the checkpoint to continue from."""
+    from . import checkpoint as ckpt_io
+    from .loop import FinetuneConfig, plan_run
+    from ..workspace import now
+
+    checkpoint = None
+    if resume:
+        run_row = latest_unfinished_run(ws)
+        if run_row is None:
+            raise WorkspaceError("there is no unfinished fine-tuning run to resume; start one with "
+                                 "'taalkit finetune'")
+        run_id = run_row["id"]
+        _refuse_if_running(ws.runs_dir / str(run_id))
+        config = FinetuneConfig(**json.loads(run_row["config"]))
+        if group.world > 1 and config.batch_size % group.world:
+            raise TaalkitError(f"this run's global batch is {config.batch_size}, which does not divide among "
+                               f"{group.world} processes; resume with a --processes that divides it")
+        checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
+        resumed_from = checkpoint.step if checkpoint else 0
+        # Metrics written after the checkpoint are redone by this run: drop them, no gaps, no duplicates.
+        ws.db.execute("delete from run_metrics where run_id = ? and step > ?", [run_id, resumed_from])
+        if checkpoint is None:
+            ws.db.execute("delete from run_metrics where run_id = ?", [run_id])
+        ws.db.execute("update runs set status = 'running', step = ? where id = ?", [resumed_from, run_id])
+        ws.db.conn.commit()
+    else:
+        model_row = _pick_model(ws, model)
+        config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
+                          batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
+                          checkpoint_every=checkpoint_every, seed=seed, processes=group.world,
+                          local_processes=group.local_world)
+        run_id = ws.db["runs"].insert({
+            "kind": "finetune", "model_id": model_row.get("id"), "status": "running",
+            "config": json.dumps(config.as_dict()), "step": 0, "total_steps": config.steps,
+            "started_at": now(),
+        }).last_pk
+        ws.db["runs"].update(run_id, {"path": f"runs/{run_id}"})
+    (ws.runs_dir / str(run_id)).mkdir(parents=True, exist_ok=True)
+    (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}",
+                                                       encoding="utf-8")
+    return run_id, config, checkpoint
+
+
+def _rank_memory_problem(ws, config, group) -> Optional[str]:
+    """This rank's own memory check for its share of the batch; the message when it fails."""
+    from .loop import model_shape
+    from .plan import available_memory, check_fits
+
+    device = str(group.device) if config.device.startswith("cuda") else config.device
+    free = available_memory(device)
+    if not device.startswith("cuda"):
+        free //= max(1, group.local_world)
+    try:
+        check_fits(model_shape(ws.model_dir({"path": config.model_path})), config.stage,
+                   config.batch_size // group.world, config.seq_len, device, free)
+    except TaalkitError as err:
+        return f"rank {group.rank}: {err}"
+    return None
 
 
 def _refuse_if_running(run_dir) -> None:

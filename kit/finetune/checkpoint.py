@@ -4,7 +4,8 @@ A checkpoint is a folder ``runs/<id>/checkpoints/step-0000120/`` with:
 
 - ``trainable.safetensors``  the trainable tensors by name (embeddings/head, LoRA adapter, or all)
 - ``optimizer.safetensors``  every tensor of the optimizer state, flattened as ``<param index>.<key>``
-- ``rng.safetensors``        torch's CPU (and CUDA) generator states
+- ``rng.safetensors``        torch's CPU (and CUDA) generator states; with several processes also
+                             every other rank's CPU state (``torch_cpu_rank<N>``: dropout masks differ)
 - ``state.json``             step, config, data position, scheduler, optimizer hyper-parameters and
                              scalars, Python and NumPy RNG states, elapsed training time
 
@@ -45,7 +46,7 @@ def checkpoints_dir(run_dir: Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, *, trainable: dict, optimizer, scheduler, data_state: dict,
-                    config: dict, extra: Optional[dict] = None) -> Path:
+                    config: dict, extra: Optional[dict] = None, rank_rng: Optional[list] = None) -> Path:
     """Write the checkpoint for ``step`` atomically and prune older ones; returns its folder."""
     import numpy as np
     import torch
@@ -64,6 +65,8 @@ def save_checkpoint(run_dir: Path, step: int, *, trainable: dict, optimizer, sch
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             rng[f"cuda_{i}"] = s
+    for r, state in enumerate(rank_rng or (), start=1):  # ranks 1.. of a multi-process run
+        rng[f"torch_cpu_rank{r}"] = torch.tensor(state, dtype=torch.uint8)
     np_state = np.random.get_state()
     state = {
         "format": 1,
@@ -146,11 +149,13 @@ def restore_optimizer(optimizer, ckpt: Checkpoint, device) -> None:
     optimizer.load_state_dict({"state": state, "param_groups": ckpt.state["optimizer"]["param_groups"]})
 
 
-def restore_rng(ckpt: Checkpoint) -> None:
+def restore_rng(ckpt: Checkpoint, rank: int = 0) -> None:
+    """Restore the generators; rank ``rank`` of a multi-process run gets its own CPU state back."""
     import numpy as np
     import torch
 
-    torch.set_rng_state(ckpt.rng_tensors["torch_cpu"])
+    own = ckpt.rng_tensors.get(f"torch_cpu_rank{rank}") if rank else None
+    torch.set_rng_state(own if own is not None else ckpt.rng_tensors["torch_cpu"])
     cuda = [ckpt.rng_tensors[k] for k in sorted(ckpt.rng_tensors) if k.startswith("cuda_")]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
