@@ -75,6 +75,10 @@ def iter_elements(path: Path, wanted: set[str]) -> Iterator[Union[tuple[ET.Eleme
                 yield Reject(err.lineno, f"expected well-formed XML, found {expat.ErrorString(err.code)} "
                                          f"(column {err.offset + 1})")
                 return
+            except LookupError as err:  # <?xml encoding="…"?> names an encoding Python does not have
+                yield from done
+                yield Reject(parser.CurrentLineNumber or 1, f"expected a known XML encoding, found {err}")
+                return
             yield from done
             done.clear()
             if not block:
