@@ -78,6 +78,11 @@ def family_tokenizer(family: str, out_dir: Path):
         fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
                                        pad_token="<|end_of_text|>")
         fast.chat_template = LLAMA3_TEMPLATE
+    elif family == "smollm3":  # Llama-3's regex and ChatML turns
+        tok = _byte_level_tokenizer(LLAMA3_REGEX, ["<|begin_of_text|>", "<|end_of_text|>"] + QWEN_SPECIALS[1:])
+        fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|im_end|>",
+                                       pad_token="<|end_of_text|>")
+        fast.chat_template = CHAT_TEMPLATE
     elif family in ("qwen2", "qwen3"):
         tok = _byte_level_tokenizer(QWEN2_REGEX, QWEN_SPECIALS, normalizer="NFC")
         fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
@@ -100,36 +105,43 @@ def family_tokenizer(family: str, out_dir: Path):
     return fast
 
 
-def family_config(family: str, tokenizer):
-    """The family's real config shape, scaled down to hidden 64 and 2 layers."""
+def family_config(family: str, tokenizer, *, hidden: int = 64, layers: int = 2):
+    """The family's real config shape, scaled down (default hidden 64, 2 layers, 4 heads, 2 KV heads)."""
     from transformers import LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
 
     ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                pad_token_id=tokenizer.pad_token_id)
-    common = dict(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+    common = dict(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
                   num_key_value_heads=2, **ids)
+    k = hidden / 64  # MLP widths scale with the hidden size
     if family == "llama":  # SmolLM2-135M: tied, θ 100000
-        return LlamaConfig(intermediate_size=160, max_position_embeddings=8192, rms_norm_eps=1e-5,
+        return LlamaConfig(intermediate_size=int(160 * k), max_position_embeddings=8192, rms_norm_eps=1e-5,
                            rope_theta=100000.0, tie_word_embeddings=True, **common)
     if family == "mistral":  # Mistral-7B-v0.3: untied, θ 1e6, no sliding window
-        return MistralConfig(intermediate_size=224, max_position_embeddings=32768, rms_norm_eps=1e-5,
+        return MistralConfig(intermediate_size=int(224 * k), max_position_embeddings=32768, rms_norm_eps=1e-5,
                              rope_theta=1000000.0, sliding_window=None, tie_word_embeddings=False, **common)
     if family == "llama3":  # Llama-3.2-1B: llama3 RoPE scaling, θ 500000, tied
-        return LlamaConfig(intermediate_size=256, max_position_embeddings=2048, rms_norm_eps=1e-5,
-                           head_dim=16, tie_word_embeddings=True,
+        return LlamaConfig(intermediate_size=int(256 * k), max_position_embeddings=2048, rms_norm_eps=1e-5,
+                           head_dim=hidden // 4, tie_word_embeddings=True,
                            rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
                                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                             "original_max_position_embeddings": 64}, **common)
     if family == "qwen2":  # Qwen2.5-0.5B: q/k/v biases, θ 1e6, tied
-        return Qwen2Config(intermediate_size=352, max_position_embeddings=32768, rms_norm_eps=1e-6,
+        return Qwen2Config(intermediate_size=int(352 * k), max_position_embeddings=32768, rms_norm_eps=1e-6,
                            rope_theta=1000000.0, tie_word_embeddings=True, use_sliding_window=False, **common)
+    if family == "smollm3":  # SmolLM3-3B: NoPE every 4th layer, θ 5e6, tied
+        from transformers import SmolLM3Config
+
+        return SmolLM3Config(**{**common, "num_hidden_layers": max(4, layers)}, intermediate_size=int(176 * k),
+                             max_position_embeddings=65536, rms_norm_eps=1e-6, rope_theta=5000000.0,
+                             tie_word_embeddings=True, use_sliding_window=False)
     if family == "qwen3":  # Qwen3-0.6B: q/k norms, head_dim 128 != hidden/heads 64, tied
-        return Qwen3Config(intermediate_size=192, max_position_embeddings=40960, rms_norm_eps=1e-6, head_dim=32,
+        return Qwen3Config(intermediate_size=int(192 * k), max_position_embeddings=40960, rms_norm_eps=1e-6, head_dim=hidden // 2,
                            rope_theta=1000000.0, tie_word_embeddings=True, **common)
     raise ValueError(family)
 
 
-def build_family_model(family: str, out_dir: Path, *, seed: int = 0) -> Path:
+def build_family_model(family: str, out_dir: Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A tiny random model of ``family`` with its tokenizer in ``out_dir`` (safetensors)."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -138,7 +150,7 @@ def build_family_model(family: str, out_dir: Path, *, seed: int = 0) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = family_tokenizer(family, out_dir)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(family_config(family, tokenizer))
+    model = AutoModelForCausalLM.from_config(family_config(family, tokenizer, hidden=hidden, layers=layers))
     with torch.no_grad():  # biases and q/k norms away from their 0/1 init, so a mistake in them shows
         for name, p in model.named_parameters():
             if name.endswith(".bias") or "q_norm" in name or "k_norm" in name:

@@ -305,6 +305,11 @@ def test_real_smollm2_add_list_and_welsh_tokenizer_beats_its_fertility(tmp_path)
     ws = Workspace.open(ws_dir)
     row = ws.latest_model("source")
     folder = ws.model_dir(row)
+    # The shape the app quotes before reading the file is the one the file holds.
+    from kit.models import DEFAULT_MODEL_SHAPE, inspect_source
+
+    read = inspect_source("default").shape
+    assert read == DEFAULT_MODEL_SHAPE, (read, DEFAULT_MODEL_SHAPE)
     assert row["parameters"] == 134_515_008 and row["tied"] == 1 and "<|im_start|>" in row["chat_template"]
     # SmolLM2 splits every digit; the GGUF reader's plain ByteLevel would not, the kit restores it.
     tok = load_tokenizer(folder)

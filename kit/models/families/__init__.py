@@ -84,6 +84,7 @@ class Family:
     model_types: tuple[str, ...] = ()
     gguf_arch: str = "llama"
     gguf_read_archs: tuple[str, ...] = ()    # GGUF architectures read back as this family; default (gguf_arch,)
+    gguf_intake: bool = True                 # transformers can dequantize this family's GGUF files
     rope_permute: bool = True
     rope_types: tuple[str, ...] = ("linear",)  # scaling kinds the writer can express, besides plain RoPE
     lora_targets: tuple[str, ...] = LLAMA_LORA_TARGETS
@@ -151,8 +152,8 @@ class Family:
             parameters=element_count(tensors.values()), vocab_size=int(vocab or 0), hidden_size=hidden,
             layers=int(key("block_count", 0)), heads=heads, intermediate_size=ff,
             tied="output.weight" not in tensors, kv_heads=kv, head_dim=head_dim,
-            context_length=int(key("context_length", 2048)), rope_theta=float(key("rope.freq_base", 10000.0)),
-            rope_scaling=scaling, norm_eps=float(key("attention.layer_norm_rms_eps", 1e-6)),
+            context_length=int(key("context_length", 2048)), rope_theta=_f32(key("rope.freq_base", 10000.0)),
+            rope_scaling=scaling, norm_eps=_f32(key("attention.layer_norm_rms_epsilon", 1e-6)),
             attention_bias="blk.0.attn_q.bias" in tensors, architecture=self.hf_architectures[0],
             family=self.name, model_type=self.model_types[0] if self.model_types else None)
 
@@ -242,6 +243,11 @@ class Family:
         return f"<Family {self.name}>"
 
 
+def _f32(value) -> float:
+    """A GGUF float32 as the decimal it was written from (1e-05, not 9.999999747e-06)."""
+    return float(f"{float(value):.7g}")
+
+
 def register(cls):
     """Class decorator: add one instance of ``cls`` to the registry (key ``cls.name``)."""
     family = cls()
@@ -318,6 +324,9 @@ def family_for_gguf(arch: str, where: str = "GGUF") -> Family:
     """The family that reads a GGUF whose ``general.architecture`` is ``arch``."""
     for family in families():
         if arch in (family.gguf_read_archs or (family.gguf_arch,)):
+            if not family.gguf_intake:
+                raise TaalkitError(f"{where}: {family.title} GGUF files cannot be added yet (transformers cannot "
+                                   f"read them back); add the model's Hugging Face folder instead")
             return family
     raise TaalkitError(f"{where}: architecture {arch} is not supported yet; supported: {supported_text()}")
 

@@ -114,3 +114,38 @@ def llama3_scaling_from_gguf(meta: dict, tensors: dict[str, list[int]]) -> Optio
         if np.allclose(llama3_rope_factors(head_dim, theta, setting), factors, rtol=1e-4):
             return dict(setting)
     return None
+
+
+@register
+class SmolLM3Family(LlamaFamily):
+    """SmolLM3: Llama layout (permuted RoPE) with no RoPE at all in every 4th layer (NoPE).
+
+    llama.cpp's ``smollm3`` skips RoPE in layers 3, 7, 11, … (a fixed step of 4, not read from
+    the file), so a config with any other ``no_rope_layers`` pattern is refused.
+    """
+
+    name = "smollm3"
+    title = "SmolLM3"
+    hf_architectures = ("SmolLM3ForCausalLM",)
+    model_types = ("smollm3",)
+    gguf_arch = "smollm3"
+    gguf_read_archs = ("smollm3",)
+    gguf_intake = False   # transformers 5 has no GGUF reader for smollm3
+    rope_types = ("linear",)
+    end_of_turn = ("<|im_end|>", "<|eot_id|>")
+    examples = "SmolLM3-3B"
+
+    def refuse(self, shape: ModelShape) -> Optional[str]:
+        layers = shape.config.get("no_rope_layers")
+        expected = [0 if (i + 1) % 4 == 0 else 1 for i in range(shape.layers)]
+        if layers is not None and list(layers) != expected:
+            return "no_rope_layers other than every 4th layer are not supported (llama.cpp's fixed NoPE step)"
+        if shape.config.get("use_sliding_window"):
+            return "sliding-window attention (use_sliding_window) is not supported yet"
+        return super().refuse(shape)
+
+    def shape_from_gguf(self, meta: dict, tensors: dict[str, list[int]]) -> ModelShape:
+        from dataclasses import replace
+
+        return replace(super().shape_from_gguf(meta, tensors), architecture="SmolLM3ForCausalLM",
+                       model_type="smollm3")
