@@ -56,3 +56,72 @@ class CancelToken:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled("stopped by the user")
+
+
+# -- streaming events between processes -----------------------------------------------------
+#: Marks a JSON line as a taalkit progress event (a child's other output is ignored).
+EVENT_KIND = "taalkit.progress"
+
+
+def to_json_line(event: Progress) -> str:
+    """One :class:`Progress` as one JSON line (``kit.jobs`` reads these from a child process).
+
+    Metric values that JSON cannot hold (numpy scalars, paths) are written as floats or text,
+    so a stage never fails because of how it reports.
+    """
+    import json
+
+    def plain(value: Any) -> Any:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return str(value)
+
+    payload = {"kind": EVENT_KIND, "stage": event.stage, "done": event.done, "total": event.total,
+               "message": event.message, "metrics": event.metrics}
+    return json.dumps(payload, ensure_ascii=False, default=plain)
+
+
+def from_json_line(line: str) -> Optional[Progress]:
+    """The :class:`Progress` a line written by :func:`to_json_line` holds, or None for any other line."""
+    import json
+
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        payload = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or payload.get("kind") != EVENT_KIND:
+        return None
+    return Progress(str(payload.get("stage", "")), float(payload.get("done") or 0), payload.get("total"),
+                    str(payload.get("message") or ""), dict(payload.get("metrics") or {}))
+
+
+#: Marks a JSON line as the one-line error a child process stopped with.
+ERROR_KIND = "taalkit.error"
+
+
+def error_to_json_line(error: BaseException) -> str:
+    """A :class:`~kit.errors.TaalkitError` as one JSON line: its class name and its message."""
+    import json
+
+    return json.dumps({"kind": ERROR_KIND, "class": type(error).__name__, "message": str(error)},
+                      ensure_ascii=False)
+
+
+def error_from_json_line(line: str) -> Optional[tuple[str, str]]:
+    """(class name, message) from a line :func:`error_to_json_line` wrote, else None."""
+    import json
+
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        payload = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or payload.get("kind") != ERROR_KIND:
+        return None
+    return str(payload.get("class") or "TaalkitError"), str(payload.get("message") or "")

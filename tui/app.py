@@ -59,6 +59,10 @@ class TaalkitApp(App):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
+    #: Run the heavy stages in a thread of this process instead of a child process (kit.jobs):
+    #: only bench/ui_latency.py sets it, to measure how the app answered keys before.
+    stages_in_process = False
+
     def __init__(self, workspace: Optional[os.PathLike | str] = None, *, start_dir: Optional[Path] = None) -> None:
         super().__init__()
         self.workspace_root: Optional[Path] = None
@@ -105,9 +109,8 @@ class TaalkitApp(App):
         self.workspace_root = ws.root
         self.sub_title = f"{ws.name} · {ws.source_lang}→{ws.target_lang}"
         screen = self.screen
-        if hasattr(screen, "refresh_banner"):
-            screen.refresh_banner()
-            screen.refresh_view()
+        if hasattr(screen, "reload"):  # the others reload when shown next (KitScreen.on_screen_resume)
+            screen.reload()
 
     def on_unmount(self) -> None:
         if self._workspace is not None:

@@ -23,7 +23,7 @@ import click
 
 from .. import __version__
 from ..errors import TaalkitError
-from .common import workspace_option, workspace_option_after_verb
+from .common import events_option, workspace_option, workspace_option_after_verb
 
 
 class TaalkitGroup(click.Group):
@@ -33,6 +33,10 @@ class TaalkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TaalkitError as err:
+            if (ctx.obj or {}).get("events"):  # the app's child process: the error's kind travels too
+                from ..progress import error_to_json_line
+
+                click.echo(error_to_json_line(err))
             click.secho(f"error: {err}", fg="red", err=True)
             ctx.exit(err.exit_code)
         except sqlite3.Error as err:  # a busy, read-only or damaged workspace: one line from kit.db
@@ -51,6 +55,7 @@ class TaalkitGroup(click.Group):
 @click.group(cls=TaalkitGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @workspace_option
+@events_option
 @click.version_option(__version__, prog_name="taalkit")
 @click.pass_context
 def main(ctx: click.Context, workspace) -> None:

@@ -35,6 +35,27 @@ workspace_option_after_verb = click.option(
 )
 
 
+def _store_events(ctx: click.Context, _param, value):
+    if value:
+        ctx.ensure_object(dict)
+        ctx.obj["events"] = True
+    return value
+
+
+# Global (before the verb): progress as JSON lines on stdout instead of a bar, for kit.jobs, which
+# runs a stage in a child process for the app and reads them (kit.progress.to_json_line).
+events_option = click.option(
+    "--events", is_flag=True, expose_value=False, callback=_store_events, is_eager=True,
+    help="Write progress as JSON lines on stdout (how the app follows a stage it runs).",
+)
+
+
+def events_wanted() -> bool:
+    """Whether the global ``--events`` option was given to this invocation."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and (ctx.find_root().obj or {}).get("events"))
+
+
 def workspace_path(ctx: click.Context) -> Path:
     root = ctx.find_root()
     obj = root.obj or {}
@@ -67,6 +88,7 @@ class ProgressPrinter:
     """Renders :class:`Progress` events on stderr: a redrawn bar on a terminal, sparse lines in a log."""
 
     def __init__(self, stream=None, min_interval: float = 0.2) -> None:
+        self.events = stream is None and events_wanted()
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.min_interval = min_interval if self.tty else 5.0
@@ -75,6 +97,12 @@ class ProgressPrinter:
         self._started = time.monotonic()
 
     def __call__(self, event: Progress) -> None:
+        if self.events:  # every event, unthrottled: the reader throttles what it draws
+            from ..progress import to_json_line
+
+            sys.stdout.write(to_json_line(event) + "\n")
+            sys.stdout.flush()
+            return
         now = time.monotonic()
         new_stage = event.stage != self._stage
         finished = event.total is not None and event.done >= event.total

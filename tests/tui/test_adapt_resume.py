@@ -37,7 +37,8 @@ async def test_escape_stops_fine_tuning_and_resume_finishes_it(workspace, demo_d
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, ErrorModal), "a stop is not an error"
-        run = next(workspace.db["runs"].rows_where(order_by="id desc"))
+        # Read to the end: a half-read cursor would keep this connection on an old snapshot.
+        run = list(workspace.db["runs"].rows_where(order_by="id desc"))[0]
         assert run["status"] == "stopped" and 0 < run["step"] < 30
         assert "Resume" in str(screen.query_one(".progress-detail").render())
 

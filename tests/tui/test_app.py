@@ -56,8 +56,8 @@ async def test_help_lists_keys_with_their_ids(snap_workspace):
         await pilot.press("f4", "f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = app.screen.keys_table()
-        assert "`adapt.resume`" in text and "`app.help`" in text and "`job.stop`" in text
+        ids = {row[2] for row in app.screen.key_rows()}
+        assert {"adapt.resume", "app.help", "job.stop"} <= ids
         await pilot.press("escape")
         assert isinstance(app.screen, AdaptScreen)
         await pilot.press("f1", "f1")  # F1 also closes it

@@ -103,7 +103,7 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         assert len(replies) == 1 and replies[0].text.strip(), "no reply text appeared"
         saved = list(app.workspace.db["messages"].rows_where("role = 'assistant'"))
         assert saved and saved[-1]["content"] == replies[0].text
-        conv = next(app.workspace.db["conversations"].rows_where(order_by="id desc"))
+        conv = list(app.workspace.db["conversations"].rows_where(order_by="id desc"))[0]
         assert conv["model_path"] == stored[0]  # the export, named relative to the workspace
         await pilot.press("ctrl+y")
         assert app.clipboard == replies[0].text

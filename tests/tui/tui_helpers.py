@@ -41,3 +41,65 @@ async def settle(pilot) -> None:
     with contextlib.suppress(WorkerFailed):
         await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def key_latencies(pilot, presses: int = 6, gap: float = 0.3) -> list[float]:
+    """Seconds from each F1 key event until the app has drawn its answer (Help opened, or closed).
+
+    F1 toggles Help, so pressing it again and again never starts or stops anything else. The
+    key goes in the way the terminal driver delivers it, and the clock stops when the app hands
+    the compositor's update for the new screen to the display (``App._display``, which a real
+    terminal would be sent; headless it is dropped). ``pilot.press`` is not used for the timing
+    because it also waits for the *process* to go idle (up to 2 s), which a stage in a thread of
+    this process never lets happen. Shared by the latency test and ``bench/ui_latency.py``.
+    """
+    import asyncio
+    import time
+
+    from textual import events
+
+    from tui.screens.help import HelpScreen
+
+    app = pilot.app
+    drawn: list[tuple[float, object]] = []
+    display = app._display
+
+    def timed_display(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None:
+            drawn.append((time.perf_counter(), screen))
+
+    app._display = timed_display
+    out = []
+    try:
+        for _ in range(presses):
+            was_help = isinstance(app.screen, HelpScreen)
+            key = events.Key("f1", None)
+            key.set_sender(app)
+            drawn.clear()
+            started = time.perf_counter()
+            app._driver.send_message(key)
+            while not any(isinstance(screen, HelpScreen) != was_help for _, screen in drawn):
+                await asyncio.sleep(0.002)
+            out.append(next(t for t, screen in drawn if isinstance(screen, HelpScreen) != was_help) - started)
+            await asyncio.sleep(gap)
+    finally:
+        del app._display
+    if isinstance(app.screen, HelpScreen):
+        await pilot.press("f1")
+        await pilot.pause()
+    return out
+
+
+def fine_tune_workspace(root: Path, demo_data: Path, model_dir: Path):
+    """A workspace with the Welsh test pairs and ``model_dir`` as its base model, ready to fine-tune."""
+    from kit.corpus import import_corpus
+
+    ws = Workspace.init(root, source="en", target="cy")
+    try:
+        import_corpus(ws, demo_data / "cy" / "test_en_cy.tsv", kind="parallel")
+        # Registered the way the models stage records a base model (role 'source').
+        ws.db["models"].insert({"name": "source", "role": "source", "path": str(model_dir)})
+    finally:
+        ws.close()
+    return root

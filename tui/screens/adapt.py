@@ -1,8 +1,10 @@
 """Adapt: choose the base model, train a tokenizer, trans-tokenize, then fine-tune.
 
 Fine-tuning has a time budget and shows a progress bar with ETA and a live plot of
-training loss and held-out bits per character. Escape stops it at the next step
-boundary; the run keeps its checkpoint and Resume carries on from there.
+training loss and held-out bits per character. Trans-tokenizing and fine-tuning run in
+a child process (:mod:`kit.jobs`), so the screen answers keys while they work. Escape
+says "stopping" at once and stops the run at the next step boundary; the run keeps its
+checkpoint and Resume carries on from there, its plot continuing where it stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 from kit.fsutil import human_bytes
 from kit.models.source import DEFAULT_MODEL_SHAPE
 from kit.progress import CancelToken, Progress
+
+from kit import jobs
+from kit.results import ModelResult, RunState
 
 from ..kit_bridge import kit_function
 from ..widgets.file_picker import FilePicker
@@ -59,27 +64,9 @@ def memory_estimate(parameters: int, info: Any = None) -> str:
     return f"{parameters / 1e6:.1f} M parameters · fine-tune ≤ {train} RAM · chat ≈ {chat}"
 
 
-def folder_parameters(folder: Path) -> Optional[int]:
-    """Parameters of an HF model folder, estimated from its safetensors sizes and config dtype."""
-    import json
-
-    files = list(folder.glob("*.safetensors"))
-    if not files:
-        return None
-    size = sum(f.stat().st_size for f in files)
-    dtype = "float32"
-    config = folder / "config.json"
-    if config.exists():
-        try:
-            cfg = json.loads(config.read_text())
-            dtype = cfg.get("torch_dtype") or cfg.get("dtype") or dtype
-        except (OSError, ValueError):
-            pass
-    return int(size / (2 if dtype in ("float16", "bfloat16") else 4))
-
-
 class AdaptScreen(KitScreen):
     SCREEN_TITLE = "Adapt"
+    STOPPING_MESSAGE = "stopping at the next checkpoint… (the run is kept; Resume carries on)"
     BINDINGS = [
         Binding("ctrl+r", "resume", "Resume", id="adapt.resume"),
     ]
@@ -125,6 +112,19 @@ class AdaptScreen(KitScreen):
                 yield LossPlot(id="loss-plot")
         yield from self.compose_footer()
 
+    #: The button of each step, in journey order: the screen opens on the first one not done.
+    STEP_BUTTONS = (("source model", "#add-model"), ("tokenizer", "#train-tokenizer"),
+                    ("trans-tokenized", "#transtokenize"), ("fine-tuned", "#finetune"))
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.ws is not None and not self.adapt_running():
+            steps = self.ws.checklist()
+            todo = next((button for step, button in self.STEP_BUTTONS if not steps.get(step)), "#finetune")
+            self.query_one(todo).focus()
+        else:
+            self.query_one("#add-model").focus()
+
     # -- view -------------------------------------------------------------------------
     def refresh_view(self) -> None:
         ws = self.ws
@@ -139,24 +139,32 @@ class AdaptScreen(KitScreen):
         self.show_last_run(ws)
         self.show_estimate()
 
-    def show_last_run(self, ws) -> None:
+    def show_last_run(self, ws, *, force: bool = False) -> None:
         """Plot the newest fine-tuning run's curve from the database (when no job is drawing)."""
         plot = self.query_one(LossPlot)
-        if plot.loss or any(w.is_running for w in self.workers if w.group == "adapt"):
+        if not force and (plot.loss or self.adapt_running()):
             return
-        run = next(iter(ws.db["runs"].rows_where(order_by="id desc", limit=1)), None)
+        run = RunState.latest(ws)
         if run is None:
             return
-        for m in ws.db["run_metrics"].rows_where("run_id = ?", [run["id"]], order_by="step"):
-            if m["loss"] is not None:
-                plot.loss.append((m["step"], m["loss"]))
-            if m["bits_per_char"] is not None:
-                plot.bpc.append((m["step"], m["bits_per_char"]))
+        plot.clear_points()
+        for m in ws.db["run_metrics"].rows_where("run_id = ?", [run.id], order_by="step"):
+            plot.add_point(m["step"], m["loss"], m["bits_per_char"], redraw=False)
         plot.replot()
-        unfinished = run.get("status") not in ("done", "finished", "completed")
-        if unfinished and run.get("status"):
-            self.query_one(ProgressPanel).stopped(
-                f"run {run['id']} is {run['status']} at step {run.get('step')}: press Resume to carry on")
+        if run.resumable and not force:
+            self.query_one(ProgressPanel).note(
+                f"Fine-tuning run {run.id} is {run.status}",
+                f"at step {run.step}{f' of {run.total_steps}' if run.total_steps else ''}: "
+                f"press Resume (Ctrl+R) to carry on")
+
+    def adapt_running(self) -> bool:
+        return any(w.is_running for w in self.workers if w.group == "adapt")
+
+    def workspace_changed(self) -> None:
+        super().workspace_changed()
+        self.query_one(LossPlot).clear_points()
+        self.model_folder = None
+        self.query_one("#model-choice", Select).value = "default"
 
     @on(Select.Changed, "#model-choice")
     def _model_choice(self, event: Select.Changed) -> None:
@@ -188,9 +196,7 @@ class AdaptScreen(KitScreen):
 
     def choose_model_folder(self, path: Path) -> None:
         self.model_folder = path
-        params = folder_parameters(path)
-        text = memory_estimate(params) if params else "reading the model…"
-        self.query_one("#model-estimate", Static).update(f"{path.name}: {text}")
+        self.query_one("#model-estimate", Static).update(f"{path.name}: reading the model…")
         self.estimate_worker(str(path))
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="size estimate", group="estimate")
@@ -255,11 +261,17 @@ class AdaptScreen(KitScreen):
     def action_finetune(self, resume: bool = False) -> None:
         if not self.require_workspace():
             return
+        if self.adapt_running():
+            self.notify("A step is still running: wait for it, or stop it (Esc).", severity="warning")
+            return
         budget = self.budget()
         if budget is None:
             return
         self._start("Resuming fine-tuning" if resume else "Fine-tuning")
-        self.query_one(LossPlot).clear_points()
+        if resume:  # the curve carries on from the stopped run's points
+            self.show_last_run(self.ws, force=True)
+        else:
+            self.query_one(LossPlot).clear_points()
         self.finetune_worker(budget, self.query_one("#ft-stage", Select).value, resume, self.new_cancel_token())
 
     def action_resume(self) -> None:
@@ -285,45 +297,45 @@ class AdaptScreen(KitScreen):
 
     def _show_progress(self, event: Progress) -> None:
         self.query_one(ProgressPanel).show(event)
-        loss, bpc = event.metrics.get("loss"), heldout_bpc(event.metrics)
+        loss, bpc = event.metrics.get("loss"), event.metrics.get("bpc")
         if loss is not None or bpc is not None:
             self.query_one(LossPlot).add_point(event.done, loss, bpc)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="add base model", group="adapt")
     def add_model_worker(self, spec: str, cancel: CancelToken) -> None:
-        add_model = kit_function("models", "add_model")
+        from kit.models import add_model
+
         with self.thread_workspace() as ws:
-            result = add_model(ws, spec, progress=self._progress(), cancel=cancel)
-        self.app.call_from_thread(self._done, f"base model added: {_name(result)}")
+            result = ModelResult.from_row(add_model(ws, spec, progress=self._progress(), cancel=cancel))
+        self.app.call_from_thread(self._done, f"base model added: {result.name}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="train tokenizer", group="adapt")
     def train_tokenizer_worker(self, vocab_size: int, cancel: CancelToken) -> None:
-        train_tokenizer = kit_function("tokenizer", "train_tokenizer")
+        from kit.tokenizer import train_tokenizer
+
         with self.thread_workspace() as ws:
-            result = train_tokenizer(ws, vocab_size=vocab_size, progress=self._progress(), cancel=cancel)
-        self.app.call_from_thread(self._done, f"tokenizer ready: {_name(result)}")
+            row = train_tokenizer(ws, vocab_size=vocab_size, progress=self._progress(), cancel=cancel)
+        self.app.call_from_thread(self._done, f"tokenizer ready: {row['name']}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="trans-tokenize", group="adapt")
     def transtokenize_worker(self, method: str, cancel: CancelToken) -> None:
-        transtokenize = kit_function("transtok", "transtokenize")
-        with self.thread_workspace() as ws:
-            result = transtokenize(ws, method=method, progress=self._progress(), cancel=cancel)
-        self.app.call_from_thread(self._done, f"trans-tokenized model: {_name(result)}")
+        result = jobs.transtokenize(self.app.workspace_root, method=method, progress=self._progress(),
+                                    cancel=cancel, in_process=self.app.stages_in_process)
+        self.app.call_from_thread(self._done, f"trans-tokenized model: {result.name}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="fine-tune", group="adapt")
     def finetune_worker(self, budget: dict[str, Any], stage: str, resume: bool, cancel: CancelToken) -> None:
-        finetune = kit_function("finetune", "finetune")
-        progress = self._progress()
-        with self.thread_workspace() as ws:
-            result = finetune(ws, **budget, stage=stage, resume=resume, progress=progress, cancel=cancel)
-        self.app.call_from_thread(self._finetuned, result, progress.events)
+        result = jobs.finetune(self.app.workspace_root, **budget, stage=stage, resume=resume,
+                               progress=self._progress(), cancel=cancel, in_process=self.app.stages_in_process)
+        self.app.call_from_thread(self._finetuned, result)
 
-    def _finetuned(self, result: Any, events: list[Progress]) -> None:
-        plot = self.query_one(LossPlot)
-        plot.clear_points()
-        for event in events:  # every point, including those the throttled view skipped
-            plot.add_point(event.done, event.metrics.get("loss"), heldout_bpc(event.metrics))
-        self._done(f"fine-tuned: {_name(result)}")
+    def _finetuned(self, result: jobs.FinetuneResult) -> None:
+        # Every point the run recorded, including those the throttled view skipped.
+        self.show_last_run(self.ws, force=True)
+        change = ""
+        if result.bpc_start is not None and result.bpc_end is not None:
+            change = f" · held-out bits per character {result.bpc_start:.3f} → {result.bpc_end:.3f}"
+        self._done(f"fine-tuned {result.steps} steps: model {result.model.name}{change}")
 
     def _done(self, message: str) -> None:
         self.query_one(ProgressPanel).finish(message)
@@ -333,23 +345,9 @@ class AdaptScreen(KitScreen):
     def job_failed(self, worker, error) -> None:
         from kit.errors import Cancelled
 
-        if isinstance(error, Cancelled):
-            self.query_one(ProgressPanel).stopped("stopped: the checkpoint is kept; press Resume to carry on")
-        else:
-            self.query_one(ProgressPanel).stopped(f"failed: {error}")
+        panel = self.query_one(ProgressPanel)
+        if isinstance(error, Cancelled) and worker.group == "adapt":
+            panel.stopped("the checkpoint is kept; press Resume (Ctrl+R) to carry on")
+        elif worker.group == "adapt":
+            panel.failed(f"{error}")
 
-
-def heldout_bpc(metrics: dict) -> Optional[float]:
-    """Held-out bits per character, under whichever name the fine-tune stage reports it."""
-    for key in ("bpc", "bits_per_char", "heldout_bpc"):
-        if metrics.get(key) is not None:
-            return metrics[key]
-    return None
-
-
-def _name(result: Any) -> str:
-    for key in ("name", "path", "id"):
-        value = result.get(key) if isinstance(result, dict) else getattr(result, key, None)
-        if value:
-            return str(value)
-    return "done"

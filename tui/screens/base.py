@@ -2,10 +2,17 @@
 
 A screen starts long work in a thread worker; the worker opens its *own*
 :class:`~kit.workspace.Workspace` (SQLite connections belong to one thread) and
-reports through :class:`~tui.widgets.progress_panel.ThreadProgress`. Escape sets
-the screen's :class:`~kit.progress.CancelToken`; the stage stops at its next
-check and leaves what it wrote resumable. A worker that fails shows an
-:class:`~tui.widgets.error_modal.ErrorModal`; the app keeps running.
+reports through :class:`~tui.widgets.progress_panel.ThreadProgress`. The heavy
+stages (trans-tokenize, fine-tune, export) run in a child process through
+:mod:`kit.jobs`, so the worker only waits on a pipe and the screen stays quick.
+Escape sets the screen's :class:`~kit.progress.CancelToken` and says "stopping" at
+once; the stage stops at its next check and leaves what it wrote resumable. Every
+end of a job (done, stopped, failed) settles the screen's progress panel. A worker
+that fails shows an :class:`~tui.widgets.error_modal.ErrorModal`; the app keeps running.
+
+Each screen remembers which workspace it last showed: coming back to it after another
+workspace was opened resets what it held (:meth:`KitScreen.workspace_changed`) before
+it re-reads the new one, so nothing of the old workspace stays on screen.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from kit.errors import Cancelled
 from kit.progress import CancelToken
 
 from ..widgets.error_modal import ErrorModal
+from ..widgets.progress_panel import ProgressPanel
 
 
 class KitScreen(Screen):
@@ -37,6 +45,7 @@ class KitScreen(Screen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.cancel_token: Optional[CancelToken] = None
+        self._shown_root = None  # the workspace this screen's widgets were last filled from
 
     # -- layout helpers -------------------------------------------------------------
     def compose_header(self) -> ComposeResult:
@@ -50,8 +59,25 @@ class KitScreen(Screen):
         self.sub_title = self.SCREEN_TITLE
 
     def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Show the app's workspace: reset first when it is another one than last shown."""
+        root = self.app.workspace_root
+        if root != self._shown_root:
+            if self._shown_root is not None:
+                self.workspace_changed()
+            self._shown_root = root
         self.refresh_banner()
         self.refresh_view()
+
+    def workspace_changed(self) -> None:
+        """Another workspace was opened: forget what this screen held of the old one (override).
+
+        The base resets the progress panels; screens clear their transcripts, results and plots.
+        """
+        for panel in self.query(ProgressPanel):
+            panel.reset()
 
     def refresh_banner(self) -> None:
         ws = self.app.workspace
@@ -98,13 +124,27 @@ class KitScreen(Screen):
         self.cancel_token = CancelToken()
         return self.cancel_token
 
+    #: What Escape says at once while the stage finishes its current unit of work.
+    STOPPING_MESSAGE = "stopping at the next safe point…"
+
     def action_stop_job(self) -> None:
         if self.cancel_token is not None and not self.cancel_token.cancelled:
             self.cancel_token.cancel()
-            self.notify("Stopping at the next safe point…")
+            for panel in self.query(ProgressPanel):
+                panel.stopping(self.STOPPING_MESSAGE)
+
+    def job_running(self) -> bool:
+        return any(w.is_running for w in self.workers)
 
     def job_failed(self, worker: Worker, error: BaseException) -> None:
-        """Hook for screens to reset their widgets when a job fails (override)."""
+        """Settle the progress panel when a job fails or is stopped (screens may add to it)."""
+        for panel in self.query(ProgressPanel):
+            if not panel.running:
+                continue
+            if isinstance(error, Cancelled):
+                panel.stopped("stopped: what was written so far is kept")
+            else:
+                panel.failed(f"{error}")
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -112,6 +152,9 @@ class KitScreen(Screen):
         if event.state == WorkerState.ERROR:
             error = worker.error
             self.job_failed(worker, error)
+            for panel in self.query(ProgressPanel):  # whatever the screen did, the panel ends settled
+                if panel.running:
+                    (panel.stopped if isinstance(error, Cancelled) else panel.failed)(str(error))
             if isinstance(error, Cancelled):
                 self.notify(f"{worker.name}: stopped. What was written so far is kept.")
             else:

@@ -83,6 +83,13 @@ class ChatScreen(KitScreen):
     def on_unmount(self) -> None:
         self.model.shutdown()
 
+    def workspace_changed(self) -> None:
+        """Another workspace: its conversations, not this one's; its model, not this one's."""
+        super().workspace_changed()
+        self.query_one("#messages", VerticalScroll).remove_children()
+        self._conversation_id = None
+        self.query_one("#chat-status", Static).update("")
+
     # -- view -------------------------------------------------------------------------
     def refresh_view(self) -> None:
         history = self.query_one("#conversations", ListView)

@@ -106,6 +106,11 @@ class DictionaryScreen(KitScreen):
             stats_label.update(_describe_stats(stats))
         self.run_search(self.query_one("#search", Input).value)
 
+    def workspace_changed(self) -> None:
+        super().workspace_changed()
+        self.query_one("#search", Input).value = ""
+        self._clear_problems()
+
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
         self.run_search(event.value)

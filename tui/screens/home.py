@@ -45,6 +45,7 @@ def find_workspaces(*roots: Path) -> list[Path]:
 
 class HomeScreen(KitScreen):
     SCREEN_TITLE = "Home"
+    AUTO_FOCUS = "#workspaces"  # arrows + Enter open one; with none yet, the new folder's field (below)
     BINDINGS = [
         Binding("ctrl+n", "focus_create", "New workspace", id="home.new"),
         Binding("ctrl+o", "open_workspace", "Open…", id="home.open"),
@@ -107,6 +108,8 @@ class HomeScreen(KitScreen):
             finally:
                 ws.close()
         self.show_checklist()
+        if table.row_count == 0 and self.app.focused is table:
+            self.query_one("#new-path", Input).focus()
 
     def show_checklist(self) -> None:
         ws = self.app.workspace

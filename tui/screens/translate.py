@@ -95,6 +95,13 @@ class TranslateScreen(KitScreen):
         self.query_one("#source-text", TextArea).border_title = src
         self.query_one("#target-text", TextArea).border_title = dst
 
+    def workspace_changed(self) -> None:
+        super().workspace_changed()
+        self.reverse = False
+        self.query_one("#source-text", TextArea).text = ""
+        self.query_one("#target-text", TextArea).text = ""
+        self.query_one("#glossary", DataTable).clear()
+
     def action_swap(self) -> None:
         self.reverse = not self.reverse
         source = self.query_one("#source-text", TextArea)

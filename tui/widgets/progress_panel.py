@@ -1,4 +1,9 @@
-"""A progress bar with ETA, a stage label and the latest metrics, fed by kit Progress events.
+"""A progress bar with ETA, the job's name and the latest metrics, fed by kit Progress events.
+
+A panel is always in one of a few states, and only a running job shows a bar: a job's end
+(done, stopped or failed) hides it, so no ETA keeps counting and nothing keeps pulsing after
+the work is over, and the title says how it ended instead of the last stage's name. Events
+that arrive after the end (a late one from a child process) do not reopen it.
 
 Stages report from a thread worker; :class:`ThreadProgress` is the callback they get.
 It hops each event onto the UI thread, but at most every ``interval`` seconds (plus
@@ -17,9 +22,12 @@ from textual.widgets import Label, ProgressBar, Static
 
 from kit.progress import Progress
 
+#: Metric names shown in words (the numbers stay; the names say what they measure).
+METRIC_WORDS = {"loss": "training loss", "bpc": "held-out bits/char", "lr": "learning rate"}
+
 
 def format_metrics(metrics: dict) -> str:
-    """``loss 2.31 · bpc 1.87 · 412 tok/s · ETA 3:05``: what a stage measures, in a short line."""
+    """``training loss 2.31 · held-out bits/char 1.87 · 412 tok/s · ETA 3:05``: a short line."""
     parts = []
     for key, value in metrics.items():
         if key == "eta_s" and isinstance(value, (int, float)):
@@ -27,9 +35,9 @@ def format_metrics(metrics: dict) -> str:
         elif key == "tokens_per_s" and isinstance(value, (int, float)):
             parts.append(f"{value:.0f} tok/s")
         elif isinstance(value, float):
-            parts.append(f"{key.replace('_', ' ')} {value:.4g}")
+            parts.append(f"{METRIC_WORDS.get(key, key.replace('_', ' '))} {value:.4g}")
         else:
-            parts.append(f"{key.replace('_', ' ')} {value}")
+            parts.append(f"{METRIC_WORDS.get(key, key.replace('_', ' '))} {value}")
     return " · ".join(parts)
 
 
@@ -40,7 +48,12 @@ class ProgressPanel(Vertical):
     ProgressPanel { height: auto; padding: 0 1; }
     ProgressPanel > .progress-title { text-style: bold; }
     ProgressPanel > .progress-detail { color: $text-muted; height: auto; }
+    ProgressPanel.-failed > .progress-title { color: $error; }
+    ProgressPanel.-stopped > .progress-title { color: $warning; }
     """
+
+    #: idle, running, stopping, done, stopped, failed
+    state = "idle"
 
     def compose(self) -> ComposeResult:
         yield Label("Nothing running.", classes="progress-title")
@@ -49,7 +62,18 @@ class ProgressPanel(Vertical):
         yield bar
         yield Static("", classes="progress-detail")
 
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "stopping")
+
+    def _set_state(self, state: str) -> None:
+        self.remove_class(f"-{self.state}")
+        self.state = state
+        self.add_class(f"-{state}")
+
     def start(self, title: str) -> None:
+        self.job_title = title
+        self._set_state("running")
         self.query_one(".progress-title", Label).update(title)
         bar = self.query_one(ProgressBar)
         bar.display = True
@@ -57,26 +81,57 @@ class ProgressPanel(Vertical):
         self.query_one(".progress-detail", Static).update("starting…")
 
     def show(self, event: Progress) -> None:
+        if self.state != "running":
+            return  # stopping keeps its message; an ended job is not reopened by a late event
         bar = self.query_one(ProgressBar)
-        bar.display = True
         if event.total:
             if bar.total != event.total:
                 bar.update(total=event.total)
             bar.update(progress=event.done)
-        detail = " · ".join(p for p in (event.message, format_metrics(event.metrics)) if p)
-        self.query_one(".progress-title", Label).update(event.stage)
+        step = f"{event.done:g}/{event.total:g}" if event.total else ""
+        detail = " · ".join(p for p in (event.stage, step, event.message, format_metrics(event.metrics)) if p)
         self.query_one(".progress-detail", Static).update(detail)
 
-    def finish(self, message: str) -> None:
-        bar = self.query_one(ProgressBar)
-        if bar.total is None:
-            bar.update(total=1, progress=1)
-        else:
-            bar.update(progress=bar.total)
+    def stopping(self, message: str = "stopping at the next safe point…") -> None:
+        """Escape was pressed: say so at once, and stop the bar's ETA from counting on."""
+        if self.state != "running":
+            return
+        self._set_state("stopping")
+        self.query_one(ProgressBar).display = False
+        self.query_one(".progress-title", Label).update(f"Stopping: {self.job_title}")
         self.query_one(".progress-detail", Static).update(message)
 
-    def stopped(self, message: str) -> None:
+    def _end(self, state: str, word: str, message: str) -> None:
+        title = getattr(self, "job_title", "")
+        self._set_state(state)
+        self.query_one(ProgressBar).display = False
+        self.query_one(".progress-title", Label).update(f"{word}: {title}" if title else word)
         self.query_one(".progress-detail", Static).update(message)
+
+    def finish(self, message: str) -> None:
+        self._end("done", "Done", message)
+
+    def stopped(self, message: str) -> None:
+        self._end("stopped", "Stopped", message)
+
+    def failed(self, message: str) -> None:
+        self._end("failed", "Failed", message)
+
+    def note(self, title: str, message: str) -> None:
+        """A state read from the workspace, with no job running (e.g. a run left unfinished)."""
+        if self.running:
+            return
+        self.job_title = ""
+        self._set_state("idle")
+        self.query_one(ProgressBar).display = False
+        self.query_one(".progress-title", Label).update(title)
+        self.query_one(".progress-detail", Static).update(message)
+
+    def reset(self) -> None:
+        """Back to idle (another workspace was opened): nothing of the last one's job stays."""
+        if self.running:
+            return
+        self.note("Nothing running.", "")
 
 
 class ThreadProgress:
