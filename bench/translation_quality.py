@@ -54,11 +54,15 @@ CONFIGS = {
     "draft+full": {"recipe": {"draft": True, "dictionary_examples": 0}, "stage": "full"},
     "draft+dict": {"recipe": {"draft": True, "dictionary_examples": 4000}, "stage": "embeddings"},
 }
-# Decoding levers on each adapted model: (draft shown, guard, fallback); None = as trained.
+# Decoding levers on each adapted model: (draft shown, guard, fallback, draft bias); None = as trained.
 VARIANTS = {
-    "kit default": (None, True, True),
-    "no guard": (None, False, True),
-    "no fallback": (None, True, False),
+    "kit default": (None, True, True, None),
+    "no guard": (None, False, True, 0.0),
+    "no fallback": (None, True, False, 0.0),
+    "bias 3": (None, True, True, 3.0),
+    "bias 6": (None, True, True, 6.0),
+    "bias 6, no fallback": (None, True, False, 6.0),
+    "bias 6, no guard": (None, False, True, 6.0),
 }
 
 
@@ -210,12 +214,12 @@ def score(ws, pairs, system_fn) -> dict:
     return out
 
 
-def model_system(ws, gguf, draft, guard, fallback):
+def model_system(ws, gguf, draft, guard, fallback, bias=None):
     from kit.infer.engine import load_llama
     from kit.infer.translate import Translator
 
     translator = Translator(ws, llm=load_llama(gguf, n_ctx=1024), model_path=gguf, draft=draft, guard=guard,
-                            fallback=fallback)
+                            fallback=fallback, draft_bias=bias)
 
     def run(text, to):
         result = translator.translate(text, to=to, glossary=False)
@@ -239,7 +243,10 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=100)
     ap.add_argument("--budget", type=float, nargs="+", default=[10.0], help="CPU-equivalent minutes")
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--variants", default="all", help="'all' or 'default' (kit default decoding only)")
+    ap.add_argument("--variants", default="kit default,no guard,no fallback",
+                    help="comma-separated names of VARIANTS, or 'all'")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="score the variants on models already trained in <root> (no training)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--report", action="store_true")
@@ -279,14 +286,16 @@ def main() -> None:
 
         append_row(args.root, {**common, "system": "word by word", "scores": score(ws, pairs, wbw),
                                "command": command + " --configs none"})
-        for draft in (False, True):
-            name = f"SmolLM2-135M unadapted{' + draft' if draft else ''}"
-            fn, _t = model_system(ws, default_model_gguf(), draft, True, draft)
+        for draft, bias in ((False, 0.0), (True, 0.0), (True, 6.0)):
+            name = f"SmolLM2-135M unadapted{' + draft' if draft else ''}{f' + bias {bias:g}' if bias else ''}"
+            fn, _t = model_system(ws, default_model_gguf(), draft, True, draft, bias)
             append_row(args.root, {**common, "system": name, "scores": score(ws, pairs, fn),
                                    "command": command + " --configs none"})
 
     configs = [c for c in args.configs.split(",") if c in CONFIGS]
-    variants = VARIANTS if args.variants == "all" else {"kit default": VARIANTS["kit default"]}
+    variants = VARIANTS if args.variants == "all" else {v: VARIANTS[v] for v in args.variants.split(",")}
+    if args.eval_only:
+        return eval_only(args, configs, variants, common, command)
     for budget in args.budget:
         for config in configs:
             per_step = calibrate(args.root, base, CONFIGS[config]["stage"])
@@ -299,10 +308,8 @@ def main() -> None:
             from kit.workspace import Workspace
 
             cws = Workspace.open(ws_path)
-            for variant, (draft, guard, fallback) in variants.items():
-                if variant == "no fallback" and not CONFIGS[config]["recipe"]["draft"]:
-                    pass  # still measured: the fallback needs only the dictionary
-                fn, _t = model_system(cws, trained["gguf"], draft, guard, fallback)
+            for variant, (draft, guard, fallback, bias) in variants.items():
+                fn, _t = model_system(cws, trained["gguf"], draft, guard, fallback, bias)
                 append_row(args.root, {
                     **common, "system": f"adapted: {config}", "variant": variant, "budget": budget,
                     "steps": steps, "train": {k: trained[k] for k in ("train_wall_s", "train_cpu_s", "bpc_start",
@@ -311,6 +318,46 @@ def main() -> None:
                     "command": command + f" --configs {config} --budget {budget:g}"})
             cws.close()
     report(args.root)
+
+
+def eval_only(args, configs, variants, common, command) -> None:
+    """Decoding levers need no new training: score them on the GGUFs the training rows left behind."""
+    from kit.workspace import Workspace
+
+    rows = [json.loads(line) for line in (args.root / "rows.jsonl").read_text().splitlines() if line.strip()]
+    for budget in args.budget:
+        for config in configs:
+            trained = next((r for r in reversed(rows) if r["system"] == f"adapted: {config}"
+                            and r.get("budget") == budget and r["lang"] == args.lang and "train" in r), None)
+            ws_path = args.root / f"{args.lang}-{config}-{budget:g}".replace("+", "_")
+            ggufs = sorted((ws_path / "gguf").glob("*Q8_0.gguf"))
+            logf = args.root / f"train-{ws_path.name}.log"
+            if trained is None and logf.exists():  # trained, but the scoring run stopped before a row
+                found = [line for line in logf.read_text().splitlines() if line.startswith("RESULT ")]
+                if found:
+                    result = json.loads(found[-1][7:])
+                    trained = {"steps": result["steps"], "train": {k: result[k] for k in (
+                        "train_wall_s", "train_cpu_s", "bpc_start", "bpc_end", "curve", "load_end")}}
+            if trained is None or not ggufs:
+                log(f"no trained {config} at {budget:g} in {args.root}; train it first")
+                continue
+            cws = Workspace.open(ws_path)
+            pairs = _pairs(args)
+            for variant, (draft, guard, fallback, bias) in variants.items():
+                fn, _t = model_system(cws, ggufs[-1], draft, guard, fallback, bias)
+                append_row(args.root, {**common, "system": f"adapted: {config}", "variant": variant,
+                                       "budget": budget, "steps": trained["steps"], "train": trained["train"],
+                                       "load_start": load_avg(), "scores": score(cws, pairs, fn),
+                                       "command": command + f" --configs {config} --budget {budget:g} "
+                                                            f"--eval-only --variants '{variant}'"})
+            cws.close()
+
+
+def _pairs(args):
+    from kit.demo import demo_data
+    from kit.evaluate import read_test_pairs
+
+    return read_test_pairs(demo_data(args.lang).test, limit=args.lines)
 
 
 # -- the report ------------------------------------------------------------------------------

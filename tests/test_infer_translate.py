@@ -88,6 +88,14 @@ def test_guard_processors_ban_repeats_and_an_echoed_start():
     assert np.isfinite(guard(prompt, np.zeros(10))).all()
     scores = guard(np.array([5, 6, 7, 5, 6, 1, 2, 3, 1, 2]), np.zeros(10))
     assert scores[3] == -np.inf and np.isfinite(np.delete(scores, 3)).all()  # "1 2 3" again is banned
+    from kit.infer.engine import DraftBias
+
+    bias = DraftBias([7, 7, 8], 2.0)
+    first = bias(np.array([1, 2]), np.zeros(10))
+    assert first[7] == first[8] == 2.0 and first[:7].sum() == 0
+    after = bias(np.array([1, 2, 7, 8]), np.zeros(10))  # one 7 and the 8 used: only a 7 is still helped
+    assert after[7] == 2.0 and after[8] == 0.0
+    assert bias(np.array([1, 2, 7, 8, 7]), np.zeros(10)).sum() == 0
     ban = BanFirst([4, 9])
     first = ban(np.array([1, 2]), np.zeros(10))
     assert first[4] == first[9] == -np.inf and np.isfinite(first[:4]).all()

@@ -152,6 +152,39 @@ class NoRepeatNGram:
         return scores
 
 
+class DraftBias:
+    """A logits processor that favours the tokens of a draft, each as many times as the draft has it.
+
+    Dictionary-guided decoding: the word-by-word draft's tokens get ``bias`` added to their logits
+    until the answer has used them up, so the model leans towards the dictionary's words but stays
+    free to reorder, inflect, or write a word the draft lacks. A consumed token is no longer helped,
+    so copying the draft twice is not.
+    """
+
+    def __init__(self, token_ids, bias: float) -> None:
+        from collections import Counter
+
+        self.left = Counter(int(t) for t in token_ids if t is not None and t >= 0)
+        self.bias = float(bias)
+        self.start: Optional[int] = None
+        self.seen = 0
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.start is None:
+            self.start = len(input_ids)
+            self.seen = self.start
+        for t in input_ids[self.seen:]:
+            if self.left.get(int(t), 0) > 0:
+                self.left[int(t)] -= 1
+        self.seen = len(input_ids)
+        ids = [t for t, n in self.left.items() if n > 0 and t < len(scores)]
+        if ids and self.bias:
+            scores[np.asarray(ids)] += self.bias
+        return scores
+
+
 class BanFirst:
     """A logits processor that forbids some tokens as the answer's first token (an echoed instruction)."""
 

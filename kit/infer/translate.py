@@ -33,6 +33,7 @@ from .wordbyword import DRAFT_LABEL, draft_instruction, uses_draft, word_by_word
 
 # Defaults chosen by bench/translation_quality.py (see bench/RESULTS.md, "translation_quality").
 GUARD_NGRAM = 4
+DRAFT_BIAS = 0.0  # logit bonus for the draft's tokens (kit.infer.engine.DraftBias); 0 = off
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Translator:
 
     def __init__(self, ws, *, model_path: Optional[os.PathLike | str] = None, llm=None, n_ctx: int = 2048,
                  n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
-                 guard: bool = True, fallback: bool = True) -> None:
+                 guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None) -> None:
         """``draft`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.uses_draft).
         The draft and the fallback need a dictionary; without one they are quietly off."""
         self.ws = ws
@@ -101,6 +102,7 @@ class Translator:
         self.draft = (uses_draft(ws) if draft is None else bool(draft)) and has_dictionary
         self.guard = bool(guard)
         self.fallback = bool(fallback) and has_dictionary
+        self.draft_bias = DRAFT_BIAS if draft_bias is None else float(draft_bias)
         if llm is None:
             path = resolve_model(ws, model_path)
             llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
@@ -130,13 +132,17 @@ class Translator:
             if glossary else Glossary([], source, target)
         return self.template.render(translation_messages(text, source, target, gloss, draft)), gloss
 
-    def _processors(self, text: str) -> list:
+    def _processors(self, text: str, draft: str = "") -> list:
         """Fresh guard processors for one answer (they remember where the prompt ended)."""
-        from .engine import BanFirst, NoRepeatNGram
+        from .engine import BanFirst, DraftBias, NoRepeatNGram
 
+        processors = []
+        if draft and self.draft_bias:
+            ids = self.llm.tokenize((" " + draft).encode("utf-8"), add_bos=False, special=False)
+            processors.append(DraftBias(ids, self.draft_bias))
         if not self.guard:
-            return []
-        processors = [NoRepeatNGram(GUARD_NGRAM)]
+            return processors
+        processors.append(NoRepeatNGram(GUARD_NGRAM))
         if not text.lstrip().lower().startswith("translate"):
             # The echoed instruction starts with this word; an answer that should not, must not.
             ids = {self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0]
@@ -169,7 +175,7 @@ class Translator:
         started = time.perf_counter()
         single_line = "\n" not in text.strip()
         stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel,
-                               logits_processors=self._processors(text))
+                               logits_processors=self._processors(text, draft))
         for piece in stream:
             # A one-line input needs one line of answer: stop once it is complete, saving time.
             if stuck_in_loop(stats.text) or single_line and "\n" in piece and (
@@ -194,7 +200,10 @@ LABEL_RE = re.compile(r"^(?:[\w ]{0,30}translation|welsh|english|cymraeg|saesneg
 
 
 # The request echoed back ("Translate to English: …") and the draft's label, which small models copy.
-ECHO_RE = re.compile(r"^\s*(?:translate to [^:\n]{1,40}:|" + re.escape(DRAFT_LABEL) + r"\s*:)\s*", re.I)
+# The label may come back cut short ("Word by:"), so its words after the second are optional.
+_LABEL_WORDS = DRAFT_LABEL.split()
+ECHO_RE = re.compile(r"^\s*(?:translate to [^:\n]{1,40}:|" + r"\s+".join(map(re.escape, _LABEL_WORDS[:2]))
+                     + "".join(rf"(?:\s+{re.escape(w)})?" for w in _LABEL_WORDS[2:]) + r"\s*:)\s*", re.I)
 
 
 def _is_label(line: str) -> bool:
