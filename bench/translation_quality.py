@@ -61,8 +61,8 @@ VARIANTS = {
     "no fallback": (None, True, False, 0.0),
     "bias 3": (None, True, True, 3.0),
     "bias 6": (None, True, True, 6.0),
-    "bias 6, no fallback": (None, True, False, 6.0),
-    "bias 6, no guard": (None, False, True, 6.0),
+    "bias 6 no fallback": (None, True, False, 6.0),
+    "bias 6 no guard": (None, False, True, 6.0),
 }
 
 
