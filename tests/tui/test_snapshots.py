@@ -113,3 +113,15 @@ def test_file_picker(snap_workspace, snap_compare):
         await steady(pilot)
 
     assert snap_compare(TaalkitApp(), run_before=pick, terminal_size=SMALL)
+
+
+TINY = (80, 24)
+
+
+def test_adapt_80x24(snap_workspace, snap_compare):
+    """The smallest terminal the app promises: every Adapt action (fine-tune, resume, stop) on screen."""
+    assert snap_compare(TaalkitApp(), run_before=open_adapt, terminal_size=TINY)
+
+
+def test_export_80x24(snap_workspace, snap_compare):
+    assert snap_compare(TaalkitApp(), run_before=keys("f5"), terminal_size=TINY)
