@@ -9,6 +9,11 @@ What makes resume exact: the checkpoint holds the trainable tensors, the optimiz
 scheduler, the data position (two integers, see ``data.BlockSampler``) and every RNG state; frozen
 weights are re-read from the (unchanged) source model folder. Metrics logged after the checkpoint a
 killed run resumes from are deleted, so the loss curve has neither gaps nor duplicates.
+
+Several processes (``kit.finetune.distributed``): every rank runs this loop on its slice of the
+same global batch; rank 0 alone evaluates, writes rows, checkpoints and the model, and tells the
+others once per step whether to checkpoint or stop. With one process the group is ``Solo`` and
+every collective is a no-op, so there is one loop, not two.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +32,7 @@ from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
 from . import checkpoint as ckpt_io
 from .data import BlockSampler, gather_training_text, pack_blocks
+from .distributed import Solo
 from .plan import (ModelShape, available_memory, check_disk, check_fits, choose_stage, physical_cores,
                    resolve_device, LORA_RANK)
 
@@ -78,12 +85,13 @@ class FinetuneRun:
     """One fine-tuning run in a workspace (new, or resumed from its newest checkpoint)."""
 
     def __init__(self, ws, config: FinetuneConfig, run_id: int, *, progress: Optional[ProgressCallback] = None,
-                 cancel: Optional[CancelToken] = None) -> None:
+                 cancel: Optional[CancelToken] = None, group: Optional[Solo] = None) -> None:
+        self.group = group or Solo()
         self.ws = ws
         self.config = config
         self.run_id = run_id
         self.run_dir = ws.runs_dir / str(run_id)
-        self.progress = progress
+        self.progress = progress if self.group.is_main else None
         self.cancel = cancel or CancelToken()
         self.step = 0
         self.elapsed = 0.0  # training seconds so far, across resumes (the --minutes budget)
@@ -119,8 +127,8 @@ class FinetuneRun:
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, use_safetensors=True,
                                                      trust_remote_code=False, dtype=torch.float32)
         self.model = self._prepare(model)
-        self.model.to(cfg.device)
-        self.device = torch.device(cfg.device)
+        self.device = torch.device(self.group.device or cfg.device)  # each rank its own GPU
+        self.model.to(self.device)
 
         text = gather_training_text(self.ws, self.tokenizer, translation=cfg.translation,
                                     heldout_limit=cfg.heldout_limit)
@@ -128,8 +136,10 @@ class FinetuneRun:
         self.blocks = pack_blocks(self.tokenizer, text.documents, cfg.seq_len)
         self.sampler = BlockSampler.from_state(self.blocks, checkpoint.state["data"] if checkpoint else None,
                                                cfg.seed)
+        self.train_model, self.optimizer = self.group.wrap(
+            self.model, lambda m: make_optimizer([p for p in m.parameters() if p.requires_grad], cfg.lr,
+                                                 cfg.device))
         self.trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        self.optimizer = make_optimizer([p for _, p in self.trainable], cfg.lr, cfg.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
         if checkpoint is not None:
@@ -181,14 +191,14 @@ class FinetuneRun:
         self.elapsed = float(extra.get("elapsed_s", 0.0))
         self.bpc_start = extra.get("bpc_start")
         self.bpc_last = extra.get("bpc_last")
-        ckpt_io.restore_rng(checkpoint)
+        ckpt_io.restore_rng(checkpoint, rank=self.group.rank)
 
     # -- the loop ---------------------------------------------------------------------------
     def evaluate(self) -> float:
         from ..metrics import bits_per_char
 
         with self._autocast():
-            value = bits_per_char(self.model, self.tokenizer, self.text.heldout, device=self.config.device,
+            value = bits_per_char(self.model, self.tokenizer, self.text.heldout, device=str(self.device),
                                   max_length=self.config.seq_len, batch_size=8)
         self.model.train()
         return value
@@ -201,20 +211,26 @@ class FinetuneRun:
         return contextlib.nullcontext()
 
     def train_step(self) -> tuple[float, int]:
-        """One optimizer step on one batch; returns (loss, tokens)."""
-        import torch
+        """One optimizer step on one global batch; returns (loss over the global batch, its tokens).
 
-        batch = self.sampler.next_batch(self.config.batch_size).to(self.device)
+        Every rank draws the same global batch (same sampler state) and trains on its rows of it;
+        the gradients are averaged over the ranks, which is the gradient of the global batch
+        because every block has the same number of tokens.
+        """
+        g = self.group
+        batch = self.sampler.next_batch(self.config.batch_size)
+        per_rank = self.config.batch_size // g.world
+        batch = batch[g.rank * per_rank:(g.rank + 1) * per_rank].to(self.device)
         with self._autocast():
-            loss = self.model(input_ids=batch, labels=batch).loss
-        loss.backward()
+            loss = self.train_model(input_ids=batch, labels=batch).loss
+        g.backward(loss)
         if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_([p for _, p in self.trainable], self.config.grad_clip)
+            g.clip(self.train_model, [p for _, p in self.trainable], self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return float(loss.detach()), int(batch.numel())
+        return g.mean(float(loss.detach())), int(batch.numel()) * g.world
 
     def _done(self) -> bool:
         cfg = self.config
@@ -245,7 +261,7 @@ class FinetuneRun:
         """Train until the step or time budget is spent; on cancel, checkpoint and raise Cancelled."""
         cfg = self.config
         db = self.ws.db
-        if self.step == 0:
+        if self.step == 0 and self.group.is_main:
             t0 = time.monotonic()
             self.bpc_start = self.evaluate()
             self._eval0_s = time.monotonic() - t0
@@ -271,15 +287,28 @@ class FinetuneRun:
         One commit per step would cost more than a tiny model's step; rows not yet flushed when
         a run is killed belong to steps after its last checkpoint, which a resume redoes anyway.
         """
-        if self._pending:
+        if self._pending and self.group.is_main:
             self.ws.db["run_metrics"].insert_all(self._pending)
             self._pending = []
         self._flushed_at = time.monotonic()
 
     def _loop(self, last_saved_step: int, last_saved_time: float) -> None:
         cfg = self.config
-        while not self._done():
-            if self.cancel.cancelled:
+        g = self.group
+        save_due = False
+        while True:
+            # Rank 0's view decides for all (its clock, its Ctrl-C): one broadcast per step.
+            save_due, done, cancelled = g.decide(save_due, self._done(),
+                                                 self.cancel.cancelled or g.cancel_requested())
+            if save_due:
+                t0 = time.perf_counter()
+                self.save_checkpoint()
+                self.checkpoint_seconds += time.perf_counter() - t0
+                self.elapsed += time.perf_counter() - t0
+                last_saved_step, last_saved_time = self.step, time.monotonic()
+            if done:
+                return
+            if cancelled:
                 if self.step != last_saved_step:
                     self.save_checkpoint()
                 raise Cancelled(f"stopped at step {self.step}; continue with 'taalkit finetune --resume'")
@@ -291,6 +320,11 @@ class FinetuneRun:
             if not math.isfinite(loss):
                 raise TaalkitError(f"the loss became {loss} at step {self.step}; try a lower --lr "
                                    f"(now {cfg.lr:g})")
+            save_due = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
+                time.monotonic() - last_saved_time > CHECKPOINT_SECONDS
+            if not g.is_main:  # the other ranks only train; rank 0 measures, logs and reports
+                self.elapsed += time.perf_counter() - started
+                continue
             lr = self.scheduler.get_last_lr()[0]
             metrics = {"loss": loss, "tokens_per_s": tokens / max(step_seconds, 1e-9), "lr": lr}
             evaluated = cfg.eval_every and self.step % cfg.eval_every == 0
@@ -315,20 +349,19 @@ class FinetuneRun:
                 rate = self.elapsed / max(1, self.step)
                 metrics["eta_s"] = max(0.0, (total - self.step) * rate)
             emit(self.progress, STAGE, self.step, total, "", **metrics)
-            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
-                    time.monotonic() - last_saved_time > CHECKPOINT_SECONDS:
-                t0 = time.perf_counter()
-                self.save_checkpoint()
-                self.checkpoint_seconds += time.perf_counter() - t0
-                self.elapsed += time.perf_counter() - t0
-                last_saved_step, last_saved_time = self.step, time.monotonic()
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Optional[Path]:
+        """Every rank calls this at the same step (rank 0 decided); rank 0 alone writes."""
+        ranks_rng = self.group.rng_states()  # a collective: before any rank-0-only work
+        if not self.group.is_main:
+            return None
         self.flush_metrics()  # rows up to this step are on disk before the checkpoint that covers them
         path = ckpt_io.save_checkpoint(
             self.run_dir, self.step, trainable=dict(self.trainable), optimizer=self.optimizer,
             scheduler=self.scheduler, data_state=self.sampler.state(), config=self.config.as_dict(),
-            extra={"elapsed_s": self.elapsed, "bpc_start": self.bpc_start, "bpc_last": self.bpc_last})
+            extra={"elapsed_s": self.elapsed, "bpc_start": self.bpc_start, "bpc_last": self.bpc_last,
+                   "processes": self.group.world},
+            rank_rng=ranks_rng[1:])
         self.ws.db.execute("update runs set step = ? where id = ?", [self.step, self.run_id])
         self.ws.db.conn.commit()
         return path
@@ -403,15 +436,22 @@ def default_batch(device: str) -> tuple[int, int]:
     return (16, 512) if device.startswith("cuda") else (4, 128)
 
 
-def set_threads(device: str) -> Optional[int]:
-    """CPU training uses one thread per physical core; returns the previous count to restore."""
+def set_threads(device: str, local_processes: int = 1) -> Optional[int]:
+    """CPU training uses one thread per physical core, shared out among the ranks on this machine
+    (more threads than cores only adds contention); returns the previous count to restore."""
     import torch
 
     if device != "cpu":
         return None
     previous = torch.get_num_threads()
-    torch.set_num_threads(physical_cores())
+    torch.set_num_threads(threads_per_rank(local_processes))
     return previous
+
+
+def threads_per_rank(local_processes: int = 1) -> int:
+    if os.environ.get("TAALKIT_THREADS"):
+        return physical_cores()  # an explicit count is per process
+    return max(1, physical_cores() // max(1, local_processes))
 
 
 def run_row_summary(run: FinetuneRun, bpc_end: Optional[float]) -> dict:
@@ -440,8 +480,14 @@ def _peak_rss() -> Optional[int]:
 
 
 def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, batch_size, seq_len,
-             lr, eval_every, checkpoint_every, seed) -> FinetuneConfig:
-    """Decide device, stage and sizes; refuse early when memory or disk will not do."""
+             lr, eval_every, checkpoint_every, seed, processes: int = 1,
+             local_processes: int = 1) -> FinetuneConfig:
+    """Decide device, stage and sizes; refuse early when memory or disk will not do.
+
+    With ``processes`` ranks the batch stays the global batch (each rank trains on
+    ``batch/processes`` rows of it), so the memory a rank needs is that of its share; ranks on one
+    CPU machine share its RAM (``local_processes`` of them), ranks on GPUs each have their own.
+    """
     device = resolve_device(device)
     model_dir = ws.model_dir(model_row)
     if not (model_dir / "config.json").is_file():
@@ -452,15 +498,21 @@ def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, ba
     seq_len = int(seq_len or default_s)
     if batch_size < 1 or seq_len < 8:
         raise TaalkitError("--batch-size must be at least 1 and --seq-len at least 8")
+    if processes > 1 and batch_size % processes:
+        raise TaalkitError(f"--batch-size {batch_size} is the global batch and must divide among "
+                           f"--processes {processes}; try --batch-size {max(1, batch_size // processes) * processes}")
     from transformers import AutoConfig
 
     max_pos = getattr(AutoConfig.from_pretrained(model_dir, local_files_only=True), "max_position_embeddings", None)
     if max_pos:
         seq_len = min(seq_len, int(max_pos))
     free = available_memory(device)
-    stage = choose_stage(stage, minutes=minutes, steps=steps, shape=shape, batch_size=batch_size,
+    if processes > 1 and not device.startswith("cuda"):
+        free //= max(1, local_processes)  # the ranks on this machine share its memory
+    per_rank = batch_size // max(1, processes)
+    stage = choose_stage(stage, minutes=minutes, steps=steps, shape=shape, batch_size=per_rank,
                          seq_len=seq_len, device=device, free=free)
-    need = check_fits(shape, stage, batch_size, seq_len, device, free)
+    need = check_fits(shape, stage, per_rank, seq_len, device, free)
     check_disk(ws.runs_dir, shape, stage)
     if steps is None and minutes is None:
         minutes = 5.0
@@ -479,5 +531,5 @@ def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, ba
         batch_size=batch_size, seq_len=seq_len, lr=float(lr if lr is not None else DEFAULT_LR[stage]),
         steps=steps, minutes=minutes if steps is None else None, warmup_steps=warmup,
         eval_every=int(eval_every), checkpoint_every=int(checkpoint_every), seed=int(seed),
-        extra={"threads": physical_cores() if device == "cpu" else None,
-               "memory_estimate_bytes": need, "free_memory_bytes": free})
+        extra={"threads": threads_per_rank(local_processes) if device == "cpu" else None,
+               "memory_estimate_bytes": need, "free_memory_bytes": free, "processes": int(processes)})
