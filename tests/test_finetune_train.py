@@ -119,7 +119,9 @@ def test_minutes_budget_stops_by_time(tmp_path, tiny_llama_dir):
     ws = _make(tmp_path, "ws", tiny_llama_dir)
     row = finetune(ws, minutes=0.02, stage="embeddings", **SMALL)
     extra = json.loads(row["extra"])
-    assert extra["steps"] >= 1 and extra["elapsed_s"] >= 1.2
+    # --minutes is the whole verb's wall time (issue 18): loading and the evaluations come out of it,
+    # so the training time is below the 1.2 s budget, never above it.
+    assert extra["steps"] >= 1 and 0 < extra["elapsed_s"] < 1.2
 
 
 def test_recording_a_run_again_keeps_the_model_id(tmp_path, tiny_llama_dir, monkeypatch):
