@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.db import SCHEMA_VERSION
 from kit.errors import WorkspaceError
 from kit.workspace import Workspace
 
@@ -159,7 +160,7 @@ def test_a_newer_schema_is_refused_and_left_alone(ws_dir):
     _sql(db, "PRAGMA user_version = 7")
     before = db.read_bytes()
     line = _one_line_error(_run("-w", ws_dir, "status"))
-    assert "made by a newer taalkit (schema 7 > 1)" in line
+    assert f"made by a newer taalkit (schema 7 > {SCHEMA_VERSION})" in line
     assert db.read_bytes() == before
 
 
@@ -167,7 +168,7 @@ def test_an_unknown_migration_is_a_newer_schema(ws_dir):
     _sql(ws_dir / "taalkit.db", "insert into _sqlite_migrations (migration_set, name, applied_at) "
          "values ('taalkit', 'm999_from_the_future', '2030-01-01')")
     line = _one_line_error(_run("-w", ws_dir, "dict", "search", "cat"))
-    assert "made by a newer taalkit (schema 2 > 1)" in line
+    assert f"made by a newer taalkit (schema {SCHEMA_VERSION + 1} > {SCHEMA_VERSION})" in line
 
 
 def test_a_renamed_column_is_named_not_a_crash(ws_dir):
@@ -195,14 +196,14 @@ print(ws.db.execute("pragma user_version").fetchone()[0])
 def test_an_older_schema_is_migrated_in_a_transaction_and_said(ws_dir):
     db = ws_dir / "taalkit.db"
     failed = subprocess.run([sys.executable, "-c", _NEWER_KIT, str(ws_dir), "fail"], capture_output=True, text=True)
-    assert failed.returncode != 0 and "upgrading the schema failed after step 1 of 2" in failed.stderr
+    assert failed.returncode != 0 and f"upgrading the schema failed after step {SCHEMA_VERSION} of {SCHEMA_VERSION + 1}" in failed.stderr
     with sqlite3.connect(db) as conn:
         assert not conn.execute("select name from sqlite_master where name = 'h14_new'").fetchall()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     ok = subprocess.run([sys.executable, "-c", _NEWER_KIT, str(ws_dir), "ok"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     note, version = ok.stdout.splitlines()
-    assert "upgraded the workspace schema 1 → 2" in note and version == "2"
+    assert f"upgraded the workspace schema {SCHEMA_VERSION} → {SCHEMA_VERSION + 1}" in note and version == str(SCHEMA_VERSION + 1)
     with sqlite3.connect(db) as conn:
         assert conn.execute("select name from sqlite_master where name = 'h14_new'").fetchall()
 
