@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: install test demo bench wheel clean
+.PHONY: install test test-heavy demo bench wheel clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ $(STAMP): pyproject.toml Makefile
 
 test: install
 	$(BIN)/python -m pytest
+
+# The real-model journeys too long for make test (Gemma-3-270M: ~9 min on 2 cores).
+test-heavy: install
+	$(BIN)/python -m pytest -m heavy
 
 demo: install
 	$(BIN)/taalkit demo

@@ -34,6 +34,7 @@ def _offline_prefix() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy   # ~9 min on 2 cores: `make test-heavy`, not `make test`
 def test_gemma3_270m_offline_through_the_journey(tmp_path, demo_data):
     from gguf import GGUFReader
 
