@@ -68,7 +68,7 @@ def test_gemma3_270m_offline_through_the_journey(tmp_path, demo_data):
     tt = transtokenize(ws, method="fvt", device="cpu")
     assert tt["vocab_size"] == tok["vocab_size"] <= 2000
     assert tt["parameters"] < 110_000_000   # 268M with 262k rows; the body stays, the table shrinks
-    run = finetune(ws, steps=2, stage="lora", batch_size=2, seq_len=64, device="cpu", eval_every=2,
+    run = finetune(ws, model=tt["name"], steps=2, stage="lora", batch_size=2, seq_len=64, device="cpu", eval_every=2,
                    checkpoint_every=2)
     model_dir = ws.model_dir(run)
 
