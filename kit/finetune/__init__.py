@@ -38,15 +38,31 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
     this: rank 0 starts or picks the run and writes everything, the others train their share of
     each batch and return None (see :mod:`kit.finetune.distributed`). ``fsdp`` shards the model.
     """
-    from . import checkpoint as ckpt_io
     from . import distributed as dist
-    from .loop import FinetuneConfig, FinetuneRun, run_row_summary, set_threads
-    from ..workspace import now
     from .plan import resolve_device
 
     if minutes is not None and steps is not None:
         raise WorkspaceError("give either --minutes or --steps, not both")
     group = dist.current(resolve_device(device) if dist.world_size() > 1 else device, fsdp=fsdp)
+    try:
+        row = _finetune(ws, group, model=model, minutes=minutes, steps=steps, stage=stage, device=device,
+                        resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
+                        seed=seed, checkpoint_every=checkpoint_every, progress=progress, cancel=cancel)
+    except BaseException as err:
+        # Every rank raised it at the same point (a stop rank 0 decided, a refusal it shared): leave
+        # together. Anything else may have hit one rank only; a barrier could then wait forever.
+        group.close(together=isinstance(err, Cancelled) or getattr(err, "all_ranks", False))
+        raise
+    group.close(together=True)
+    return row
+
+
+def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_size, seq_len, lr,
+              eval_every, seed, checkpoint_every, progress, cancel) -> Optional[dict]:
+    from . import checkpoint as ckpt_io
+    from .loop import FinetuneConfig, FinetuneRun, run_row_summary, set_threads
+    from ..workspace import now
+
     checkpoint = None
     if group.is_main:
         try:
@@ -56,18 +72,25 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
                 seed=seed, checkpoint_every=checkpoint_every)
         except TaalkitError as err:
             group.share({"error": str(err)})
+            err.all_ranks = True
             raise
         group.share({"run_id": run_id, "config": config.as_dict(),
                      "checkpoint": str(checkpoint.path) if checkpoint else None})
     else:
         told = group.share(None)
         if "error" in told:
-            raise TaalkitError(told["error"])
+            err = TaalkitError(told["error"])
+            err.all_ranks = True
+            raise err
         run_id, config = told["run_id"], FinetuneConfig(**told["config"])
         # The very folder rank 0 resumes from (a shared filesystem, as on one machine).
         checkpoint = ckpt_io.load_checkpoint(told["checkpoint"]) if told["checkpoint"] else None
     if group.world > 1:  # every rank checks its own memory (its own GPU, or its share of the RAM)
-        group.all_ok(_rank_memory_problem(ws, config, group))
+        try:
+            group.all_ok(_rank_memory_problem(ws, config, group))
+        except TaalkitError as err:
+            err.all_ranks = True
+            raise
 
     previous_threads = set_threads(config.device, group.local_world)
     run = FinetuneRun(ws, config, run_id, progress=progress, cancel=cancel, group=group)

@@ -111,6 +111,9 @@ class Solo:
     def cancel_requested(self) -> bool:
         return False
 
+    def close(self, together: bool = True) -> None:
+        pass
+
 
 class Group(Solo):
     """This process's place in a launched run (WORLD_SIZE > 1), with accelerate's Accelerator."""
@@ -207,6 +210,19 @@ class Group(Solo):
 
     def cancel_requested(self) -> bool:
         return bool(self._cancel_file) and Path(self._cancel_file).exists()
+
+    def close(self, together: bool = True) -> None:
+        """Leave together: a rank that exits while another still talks to it makes gloo abort
+        the other ("terminate called ...") and the launcher print its failure report."""
+        import torch.distributed as dist
+
+        try:
+            if dist.is_initialized():
+                if together:
+                    self.acc.wait_for_everyone()
+                dist.destroy_process_group()
+        except Exception:  # a rank already died: the launcher is stopping everyone anyway
+            pass
 
 
 def current(device: str, fsdp: bool = False) -> Solo:
