@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from family_models import END_OF_TURN, FAMILIES, TEXTS, build_family_model
+from conftest import DATA
 from kit.errors import TaalkitError
 from kit.gguf.verify import PROBE_TEXTS, compare_logits, compare_tokenization, load_llama
 from kit.gguf.writer import write_gguf
@@ -40,8 +41,6 @@ def family_dirs(tmp_path_factory):
 
 
 def _pairs_file(tmp_path, n=160):
-    from conftest import DATA
-
     lines = (DATA / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()
     path = tmp_path / "pairs.tsv"
     path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ import json
 import pytest
 
 from gemma_models import TEXTS, WINDOW, build_gemma_model
+from conftest import DATA
 from kit.errors import TaalkitError
 from kit.gguf.verify import PROBE_TEXTS, compare_logits, compare_tokenization, load_llama
 from kit.gguf.writer import write_gguf
@@ -39,8 +40,6 @@ def gemma_dirs(tmp_path_factory):
 
 
 def _pairs_file(tmp_path, n=160):
-    from conftest import DATA
-
     lines = (DATA / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()
     path = tmp_path / "pairs.tsv"
     path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
