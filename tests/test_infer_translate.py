@@ -177,7 +177,9 @@ def test_which_model(ws, tmp_path):
     gguf = ws.gguf_dir / "cy-q4.gguf"
     gguf.symlink_to(default_model_gguf())  # an "export" without copying 90 MB
     ws.db["exports"].insert({"model_id": 1, "path": "gguf/cy-q4.gguf", "quant": "Q4_1"})
-    assert latest_export_gguf(ws) == gguf and resolve_model(ws) == gguf
+    assert latest_export_gguf(ws) is None  # an export of no model of this workspace is never loaded
+    ws.db["models"].insert({"id": 1, "name": "finetuned-1", "role": "finetuned", "path": "models/finetuned-1"})
+    assert latest_export_gguf(ws) == gguf and resolve_model(ws) == gguf  # the current model's export
     assert resolve_model(ws, default_model_gguf()) == default_model_gguf()
     with pytest.raises(TaalkitError, match="no such GGUF"):
         resolve_model(ws, tmp_path / "nope.gguf")
