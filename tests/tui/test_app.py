@@ -198,4 +198,4 @@ def test_metrics_line_reads_like_a_sentence():
     from tui.widgets.progress_panel import format_metrics
 
     line = format_metrics({"loss": 2.3123, "tokens_per_s": 412.3, "bpc": 1.5, "eta_s": 185.2})
-    assert line == "loss 2.312 · 412 tok/s · bpc 1.5 · ETA 3:05"
+    assert line == "training loss 2.312 · 412 tok/s · held-out bits/char 1.5 · ETA 3:05"

@@ -13,7 +13,9 @@ from tui.widgets.error_modal import ErrorModal
 
 def register_export(ws) -> None:
     """Point the workspace at the embedded model the way an export row would."""
-    ws.db["exports"].insert({"path": str(default_model_gguf()), "quant": "Q4_1", "created_at": "2026-01-01"})
+    model = ws.db["models"].insert({"name": "finetuned-1", "role": "finetuned", "path": "models/finetuned-1"}).last_pk
+    ws.db["exports"].insert({"model_id": model, "path": str(default_model_gguf()), "quant": "Q4_1",
+                             "created_at": "2026-01-01"})
 
 
 def replies(screen) -> list[Message]:
