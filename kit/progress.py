@@ -82,8 +82,8 @@ def to_json_line(event: Progress) -> str:
     return json.dumps(payload, ensure_ascii=False, default=plain)
 
 
-def from_json_line(line: str) -> Optional[Progress]:
-    """The :class:`Progress` a line written by :func:`to_json_line` holds, or None for any other line."""
+def _payload(line: str, kind: str) -> Optional[dict]:
+    """The JSON object on ``line`` when it is marked ``kind``, else None (any other output line)."""
     import json
 
     line = line.strip()
@@ -93,7 +93,13 @@ def from_json_line(line: str) -> Optional[Progress]:
         payload = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(payload, dict) or payload.get("kind") != EVENT_KIND:
+    return payload if isinstance(payload, dict) and payload.get("kind") == kind else None
+
+
+def from_json_line(line: str) -> Optional[Progress]:
+    """The :class:`Progress` a line written by :func:`to_json_line` holds, or None for any other line."""
+    payload = _payload(line, EVENT_KIND)
+    if payload is None:
         return None
     return Progress(str(payload.get("stage", "")), float(payload.get("done") or 0), payload.get("total"),
                     str(payload.get("message") or ""), dict(payload.get("metrics") or {}))
@@ -113,15 +119,7 @@ def error_to_json_line(error: BaseException) -> str:
 
 def error_from_json_line(line: str) -> Optional[tuple[str, str]]:
     """(class name, message) from a line :func:`error_to_json_line` wrote, else None."""
-    import json
-
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        payload = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or payload.get("kind") != ERROR_KIND:
+    payload = _payload(line, ERROR_KIND)
+    if payload is None:
         return None
     return str(payload.get("class") or "TaalkitError"), str(payload.get("message") or "")
