@@ -19,6 +19,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 
+
+def welsh_pairs_file(folder: Path, n: int = 160) -> Path:
+    """The first ``n`` shipped Welsh parallel pairs as a TSV in ``folder`` (the family journeys' corpus)."""
+    lines = (DATA / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()
+    path = folder / "pairs.tsv"
+    path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
+    return path
+
 # SmolLM2's specials and ChatML template, so tiny models chat the way the real one does.
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (

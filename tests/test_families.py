@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from family_models import END_OF_TURN, FAMILIES, TEXTS, build_family_model
-from conftest import DATA
+from conftest import welsh_pairs_file
 from kit.errors import TaalkitError
 from kit.gguf.verify import PROBE_TEXTS, compare_logits, compare_tokenization, load_llama
 from kit.gguf.writer import write_gguf
@@ -38,13 +38,6 @@ def family_dirs(tmp_path_factory):
     """One tiny model folder per family (the Mistral one is not named 'mistral': see gguf_roundtrip)."""
     root = tmp_path_factory.mktemp("families")
     return {f: build_family_model(f, root / f"tiny-{f}", seed=i) for i, f in enumerate(FAMILIES)}
-
-
-def _pairs_file(tmp_path, n=160):
-    lines = (DATA / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()
-    path = tmp_path / "pairs.tsv"
-    path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
-    return path
 
 
 def _prompt_ids(tok, texts):
@@ -71,7 +64,7 @@ def test_the_whole_journey(family, family_dirs, tmp_path):
     ws = Workspace.init(tmp_path / "ws", source="en", target="cy")
     source = add_model(ws, str(family_dirs[family]))
     assert source["architecture"] == json.loads((family_dirs[family] / "config.json").read_text())["architectures"][0]
-    import_corpus(ws, _pairs_file(tmp_path), heldout_fraction=0.2)
+    import_corpus(ws, welsh_pairs_file(tmp_path), heldout_fraction=0.2)
     tok_row = train_tokenizer(ws, vocab_size=500)
     expected_kind = "spm" if family == "mistral" else "bpe-bytelevel"
     assert json.loads(tok_row["extra"])["kind"] == expected_kind

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from gemma_models import TEXTS, WINDOW, build_gemma_model
-from conftest import DATA
+from conftest import welsh_pairs_file
 from kit.errors import TaalkitError
 from kit.gguf.verify import PROBE_TEXTS, compare_logits, compare_tokenization, load_llama
 from kit.gguf.writer import write_gguf
@@ -37,13 +37,6 @@ def one_thread(monkeypatch):
 def gemma_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("gemmas")
     return {f: build_gemma_model(f, root / f"tiny-{f}", seed=i) for i, f in enumerate(GEMMAS)}
-
-
-def _pairs_file(tmp_path, n=160):
-    lines = (DATA / "cy" / "train_en_cy.tsv").read_text(encoding="utf-8").splitlines()
-    path = tmp_path / "pairs.tsv"
-    path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
-    return path
 
 
 def _logits(gguf_path, model_dir, tok, texts):
@@ -68,7 +61,7 @@ def test_the_whole_gemma_journey(family, gemma_dirs, tmp_path):
     ws = Workspace.init(tmp_path / "ws", source="en", target="cy")
     source = add_model(ws, str(gemma_dirs[family]))
     assert source["architecture"] == ("Gemma2ForCausalLM" if family == "gemma2" else "Gemma3ForCausalLM")
-    import_corpus(ws, _pairs_file(tmp_path), heldout_fraction=0.2)
+    import_corpus(ws, welsh_pairs_file(tmp_path), heldout_fraction=0.2)
     tok_row = train_tokenizer(ws, vocab_size=600)
     assert json.loads(tok_row["extra"])["kind"] == "spm"
     new_tok = load_tokenizer(ws.root / tok_row["path"])
