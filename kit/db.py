@@ -188,7 +188,8 @@ def save_by_key(db: sqlite_utils.Database, table: str, row: dict, key: str = "na
     return found[0]
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
+#: SQLite's result code for a file that is not a database (its first 16 bytes are not the magic header).
+SQLITE_NOTADB = getattr(sqlite3, "SQLITE_NOTADB", 26)
 MIGRATIONS_TABLE = Migrations.migrations_table
 
 
@@ -219,21 +220,28 @@ def connect(path: Path | str, *, create: bool = False) -> Database:
     """
     path = Path(path)
     exists = path.exists() and path.stat().st_size > 0
-    if exists:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-        if head != SQLITE_MAGIC:
-            raise WorkspaceError(f"{path}: not a taalkit database (not an SQLite file); "
-                                 "move it away or choose another workspace folder")
-    elif not create:
+    if not exists and not create:
         raise WorkspaceError(f"{path}: the database is empty; create a workspace with 'taalkit init'")
     read_only = exists and not _writable(path)
+    # SQLite itself checks the file's magic header (SQLITE_NOTADB) before it writes anything. The
+    # header must not be read with Python's open(): closing that descriptor drops every POSIX lock
+    # this process holds on the file, among them the WAL read lock of a connection another thread
+    # keeps open. A child process that then closes its own connection believes it is the last one,
+    # checkpoints, deletes taalkit.db-wal and -shm, and this process goes on with a stale index of a
+    # WAL that no longer exists: "database disk image is malformed" (the app after a child-process
+    # fine-tune; https://www.sqlite.org/howtocorrupt.html 2.2, tests/test_db_locks.py).
+    conn = None
     try:
         conn = _open(path, read_only)
         db = Database(conn)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
     except sqlite3.DatabaseError as err:
+        if conn is not None:
+            conn.close()
+        if getattr(err, "sqlite_errorcode", None) == SQLITE_NOTADB or "not a database" in str(err):
+            raise WorkspaceError(f"{path}: not a taalkit database (not an SQLite file); "
+                                 "move it away or choose another workspace folder") from None
         raise WorkspaceError(f"{path}: not a usable SQLite database ({err}); "
                              "move it away or restore it from a copy") from None
     db.read_only = read_only
