@@ -145,9 +145,9 @@ def main() -> None:
     print(f"workspace {ws.root} ready in {time.perf_counter() - t:.1f} s", flush=True)
     texts = heldout_texts(args.heldout)
     n_chars = sum(len(x) for x in texts)
-    tok_row = ws.db.execute("select name, vocab_size from tokenizers order by id desc limit 1").fetchone()
-    print(f"held-out: {len(texts)} Welsh lines, {n_chars} characters; target tokenizer {tok_row[0]} "
-          f"({tok_row[1]} tokens)", flush=True)
+    tok_row = ws.latest_tokenizer()
+    print(f"held-out: {len(texts)} Welsh lines, {n_chars} characters; target tokenizer {tok_row['name']} "
+          f"({tok_row['vocab_size']} tokens)", flush=True)
 
     from kit.transtok import transtokenize
 

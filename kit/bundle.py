@@ -70,7 +70,7 @@ def bundle(ws: Workspace, out_zip: os.PathLike | str, *, export_id: Optional[int
     if out_zip.suffix.lower() != ".zip":
         raise TaalkitError(f"{out_zip}: the bundle file name must end in .zip")
     export = _pick_export(ws, export_id)
-    gguf = ws.model_dir({"path": export["path"]})
+    gguf = ws.path_of(export)
     if not gguf.is_file():
         raise WorkspaceError(f"the export {gguf} is missing on disk; run 'taalkit export' again")
     gguf_name = f"gguf/{gguf.name}"
@@ -271,10 +271,10 @@ def _check_signature(zf: zipfile.ZipFile, zip_path: Path, manifest_bytes: bytes,
 
 def _pick_export(ws: Workspace, export_id: Optional[int]) -> dict:
     if export_id is None:
-        rows = list(ws.db.query("select * from exports order by created_at desc, id desc limit 1"))
-        if not rows:
+        row = ws.latest_export()
+        if row is None:
             raise WorkspaceError("this workspace has no exported model to bundle; run 'taalkit export' first")
-        return rows[0]
+        return row
     rows = list(ws.db.query("select * from exports where id = ?", [export_id]))
     if not rows:
         raise WorkspaceError(f"there is no export with id {export_id}")

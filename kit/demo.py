@@ -236,9 +236,8 @@ def _run_steps(ws: Workspace, files: DemoData, settings: DemoSettings, progress,
 def _demo_export(ws: Workspace, quant: str) -> Optional[Path]:
     """The GGUF of the newest fine-tuned model in ``quant``, if it was exported and is on disk."""
     model = ws.latest_model("finetuned")
-    row = ws.db.execute("select path from exports where model_id = ? and quant = ? "
-                        "order by created_at desc, id desc limit 1", [model["id"], quant]).fetchone() if model else None
-    path = ws.model_dir({"path": row[0]}) if row else None
+    row = ws.latest_export(model, quant) if model else None
+    path = row["file"] if row else None
     return path if path is not None and path.is_file() else None
 
 
@@ -322,7 +321,7 @@ def _summary(ws, lang, gguf: Path, test_name: str, steps: _Steps, examples: dict
     source = ws.latest_model("source")
     finetuned = ws.latest_model("finetuned")
     extra = json.loads(finetuned.get("extra") or "{}") if finetuned else {}
-    tok = ws.db.execute("select vocab_size from tokenizers order by created_at desc, id desc limit 1").fetchone()
+    tok = ws.latest_tokenizer()
     evals = {}
     for system, direction, metric, value in ws.db.execute(
             "select system, direction, metric, value from evaluations where test_file = ? "
@@ -338,7 +337,7 @@ def _summary(ws, lang, gguf: Path, test_name: str, steps: _Steps, examples: dict
             f"GGUF {settings.quant}": gguf.stat().st_size,
             "workspace database": ws.db_path.stat().st_size,
         },
-        "tokenizer_vocab": tok[0] if tok else None,
+        "tokenizer_vocab": tok["vocab_size"] if tok else None,
         "source_vocab": source.get("vocab_size") if source else None,
         "finetune": {k: extra.get(k) for k in ("steps", "bpc_start", "bpc_end", "tokens_per_s", "train_seconds")},
         "bits_per_char": {"source model (English tokenizer)": steps.record.get("source_bpc"),

@@ -189,12 +189,47 @@ class Workspace:
                 return rows[0]
         return None
 
+    def model_named(self, name: str) -> Optional[dict]:
+        """The model called exactly ``name``, or None."""
+        rows = self._models("name = ?", [str(name)])
+        return rows[0] if rows else None
+
+    def model_by_id(self, model_id) -> Optional[dict]:
+        """The model with id ``model_id``, or None (also for ``None``)."""
+        rows = self._models("id = ?", [int(model_id)]) if model_id is not None else []
+        return rows[0] if rows else None
+
     def model_by_name(self, name: str | int) -> Optional[dict]:
         """The model called ``name`` (or with that id), or None."""
-        rows = self._models("name = ?", [str(name)])
-        if not rows and str(name).isdigit():
-            rows = self._models("id = ?", [int(name)])
-        return rows[0] if rows else None
+        row = self.model_named(str(name))
+        if row is None and str(name).isdigit():
+            row = self.model_by_id(int(name))
+        return row
+
+    def model(self, ref: "str | int | dict | None" = None, *, missing: Optional[str] = None) -> dict:
+        """The model ``ref`` names; every stage and face resolves its ``model=`` argument here.
+
+        ``ref`` is a row (returned as it is), an id, or a name (a name made of digits is tried as a
+        name first, then as an id); ``None`` is :meth:`current_model`. Raises
+        :class:`~kit.errors.WorkspaceError` when there is no such model (``missing`` words the
+        message for ``ref=None``).
+        """
+        if isinstance(ref, dict):
+            return ref
+        if ref is None:
+            row = self.current_model()
+            if row is None:
+                raise WorkspaceError(missing or "the workspace has no model yet; add one with 'taalkit model add'")
+            return row
+        row = self.model_by_id(ref) if isinstance(ref, int) else self.model_by_name(ref)
+        if row is None:
+            names = [r["name"] for r in self.db.query("select name from models order by id")]
+            raise WorkspaceError(f"no model {ref!r} in this workspace; known: {', '.join(names) or 'none'}")
+        return row
+
+    def parent(self, row: dict) -> Optional[dict]:
+        """The model ``row`` was made from, or None."""
+        return self.model_by_id(row.get("parent_id"))
 
     def is_baseline(self, row: dict) -> bool:
         """A comparison model: a baseline initialisation (fvt, mean, random) or anything made from one."""
@@ -203,12 +238,8 @@ class Workspace:
             if (row.get("method") or "") in BASELINE_METHODS:
                 return True
             seen.add(row["id"])
-            row = self._model_id(row.get("parent_id"))
+            row = self.parent(row)
         return False
-
-    def _model_id(self, model_id) -> Optional[dict]:
-        rows = self._models("id = ?", [model_id]) if model_id is not None else []
-        return rows[0] if rows else None
 
     def current_model(self) -> Optional[dict]:
         """The one model the verbs work on (fine-tune, export, eval, translate, chat), or None.
@@ -220,7 +251,7 @@ class Workspace:
         from them are never picked automatically, so comparing initialisations never moves it.
         """
         choice = self.meta("current_model")
-        row = self._model_id(choice.get("id")) if isinstance(choice, dict) else None
+        row = self.model_by_id(choice.get("id")) if isinstance(choice, dict) else None
         if row is None or row["name"] != choice.get("name"):
             row = None
             for role in ("finetuned", "transtok", "source"):
@@ -241,10 +272,7 @@ class Workspace:
 
     def use_model(self, name: str | int) -> dict:
         """Make model ``name`` the current one (an explicit choice; baselines allowed)."""
-        row = self.model_by_name(name)
-        if row is None:
-            names = [r["name"] for r in self._models()]
-            raise WorkspaceError(f"no model {name!r} in this workspace; known: {', '.join(names) or 'none'}")
+        row = self.model(str(name))
         last = self.db.execute("select max(id) from models").fetchone()[0]
         self.set_meta(current_model={"id": row["id"], "name": row["name"], "at": now(), "max_id": last})
         return row
@@ -257,21 +285,24 @@ class Workspace:
             return "no model yet"
         if isinstance(choice, dict) and row["name"] == choice.get("name"):
             return "chosen with 'taalkit use'"
-        if isinstance(choice, dict) and self._model_id(choice.get("id")) is not None:
+        if isinstance(choice, dict) and self.model_by_id(choice.get("id")) is not None:
             return f"made from {choice['name']}, chosen with 'taalkit use'"
         return "the newest of the main line; 'taalkit use NAME' chooses another"
 
-    def latest_export(self, model: Optional[dict] = None) -> Optional[dict]:
-        """The newest ``exports`` row (of ``model`` when given), with ``file`` = its absolute path."""
-        sql, args = "select * from exports", []
+    def latest_export(self, model: Optional[dict] = None, quant: Optional[str] = None) -> Optional[dict]:
+        """The newest ``exports`` row (of ``model``, in ``quant``, when given), with ``file`` = its
+        absolute path."""
+        where, args = ["1=1"], []
         if model is not None:
-            sql, args = sql + " where model_id = ?", [model["id"]]
-        rows = list(self.db.query(sql + " order by created_at desc, id desc limit 1", args))
+            where, args = where + ["model_id = ?"], args + [model["id"]]
+        if quant is not None:
+            where, args = where + ["quant = ?"], args + [quant]
+        rows = list(self.db.query(f"select * from exports where {' and '.join(where)} "
+                                  "order by created_at desc, id desc limit 1", args))
         if not rows or not rows[0].get("path"):
             return None
         row = rows[0]
-        path = Path(row["path"])
-        row["file"] = path if path.is_absolute() else self.root / path
+        row["file"] = self.path_of(row)
         return row
 
     def current_export(self) -> Optional[dict]:
@@ -284,9 +315,34 @@ class Workspace:
         rows = list(self.db.query("select * from tokenizers order by created_at desc, id desc limit 1"))
         return rows[0] if rows else None
 
-    def model_dir(self, row: dict) -> Path:
+    def tokenizer(self, ref: "str | dict | None" = None, *, missing: Optional[str] = None) -> dict:
+        """The tokenizer ``ref`` names (a row, or a name); ``None`` is :meth:`latest_tokenizer`.
+
+        Raises :class:`~kit.errors.WorkspaceError` when there is none (``missing`` words the message
+        for ``ref=None``).
+        """
+        if isinstance(ref, dict):
+            return ref
+        if ref is None:
+            row = self.latest_tokenizer()
+            if row is None:
+                raise WorkspaceError(missing or "the workspace has no trained tokenizer yet; run 'taalkit tokenizer train'")
+            return row
+        rows = list(self.db.query("select * from tokenizers where name = ? order by created_at desc, id desc",
+                                  [str(ref)]))
+        if not rows:
+            known = [r["name"] for r in self.db.query("select name from tokenizers order by id")]
+            raise WorkspaceError(f"no tokenizer {ref!r} in the workspace; known: {', '.join(known) or 'none'}")
+        return rows[0]
+
+    def path_of(self, row: dict) -> Path:
+        """The file or folder a row's stored ``path`` names (models, tokenizers, exports, runs)."""
         path = Path(row["path"])
         return path if path.is_absolute() else self.root / path
+
+    def model_dir(self, row: dict) -> Path:
+        """The folder of a ``models`` row (:meth:`path_of`)."""
+        return self.path_of(row)
 
     def relative(self, path: os.PathLike | str) -> str:
         """Store paths inside the workspace relative to it (portable bundles)."""

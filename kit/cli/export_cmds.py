@@ -37,10 +37,9 @@ def export_cmd(ctx: click.Context, quant, out, model_name, list_quants, verify_f
     if list_quants:
         _list_quants(ws, model_name, as_json)
         return
-    from ..gguf import resolve_model
     from .current import announce_model
 
-    announce_model(ws, resolve_model(ws, model_name), chosen=model_name is not None)
+    announce_model(ws, ws.model(model_name), chosen=model_name is not None)
     row = export_model(ws, model=model_name, quant=quant, out=out, verify=not no_verify,
                        progress=ProgressPrinter())
     if as_json:
@@ -61,9 +60,9 @@ def export_cmd(ctx: click.Context, quant, out, model_name, list_quants, verify_f
 
 def _list_quants(ws, model_name, as_json: bool) -> None:
     from ..fsutil import human_bytes
-    from ..gguf import resolve_model, list_quants
+    from ..gguf import list_quants
 
-    row = resolve_model(ws, model_name)
+    row = ws.model(model_name)
     table = list_quants(ws.model_dir(row))
     if as_json:
         click.echo(json.dumps(table, indent=2))
@@ -78,7 +77,7 @@ def _list_quants(ws, model_name, as_json: bool) -> None:
 def _verify_file(ctx, path: Path, model_name, as_json: bool) -> None:
     """Find the model a GGUF came from (the exports table), then run the checks."""
     from ..errors import WorkspaceError
-    from ..gguf import resolve_model, heldout_texts, verify_gguf
+    from ..gguf import heldout_texts, verify_gguf
 
     hf_dir, texts, reference = None, None, None
     try:
@@ -92,8 +91,8 @@ def _verify_file(ctx, path: Path, model_name, as_json: bool) -> None:
             hits = list(ws.db.query("select model_id from exports where path in (?, ?) order by id desc limit 1",
                                     [ws.relative(path), str(path.resolve())]))
             if hits:
-                row = resolve_model(ws, int(hits[0]["model_id"]))
-        row = row or resolve_model(ws, model_name)
+                row = ws.model(int(hits[0]["model_id"]))
+        row = row or ws.model(model_name)
         hf_dir = ws.model_dir(row)
         texts = heldout_texts(ws)
         f16 = ws.gguf_dir / f"{row['name']}-F16.gguf"

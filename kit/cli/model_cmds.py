@@ -85,9 +85,9 @@ def made_from(ws, row: dict) -> str:
     from pathlib import Path
 
     if row.get("parent_id"):
-        parent = ws.db.execute("select name from models where id = ?", [row["parent_id"]]).fetchone()
+        parent = ws.parent(row)
         how = row.get("method") or row["role"]
-        return f"{how} of {parent[0] if parent else '#' + str(row['parent_id'])}" + (
+        return f"{how} of {parent['name'] if parent else '#' + str(row['parent_id'])}" + (
             " (a baseline: 'taalkit use' makes it current)" if ws.is_baseline(row) else "")
     src = row.get("source_path") or ""
     if not src:

@@ -152,7 +152,8 @@ def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume,
         ws.db.execute("update runs set status = 'running', step = ? where id = ?", [resumed_from, run_id])
         ws.db.conn.commit()
     else:
-        model_row = _pick_model(ws, model)
+        model_row = ws.model(model, missing="the workspace has no model to fine-tune; add one with "
+                             "'taalkit model add' and trans-tokenize it with 'taalkit transtokenize'")
         config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
                           batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
                           checkpoint_every=checkpoint_every, seed=seed, processes=group.world,
@@ -225,22 +226,6 @@ def latest_unfinished_run(ws) -> Optional[dict]:
     return rows[0] if rows else None
 
 
-def _pick_model(ws, model) -> dict:
-    if isinstance(model, dict):
-        return model
-    if model is None:
-        row = ws.current_model()  # never a baseline unless chosen (taalkit use)
-        if row is None:
-            raise WorkspaceError("the workspace has no model to fine-tune; add one with 'taalkit model add' "
-                                 "and trans-tokenize it with 'taalkit transtokenize'")
-        return row
-    where, arg = ("id = ?", int(model)) if isinstance(model, int) or str(model).isdigit() else ("name = ?", model)
-    rows = list(ws.db.query(f"select * from models where {where}", [arg]))
-    if not rows:
-        raise WorkspaceError(f"no model {model!r} in this workspace; 'taalkit model list' shows what there is")
-    return rows[0]
-
-
 def _record_model(ws, run, folder, summary: dict) -> dict:
     from ..db import save_by_key
     from ..fsutil import sha256_file
@@ -248,10 +233,7 @@ def _record_model(ws, run, folder, summary: dict) -> dict:
 
     cfg = run.config
     model_config = run.model.config
-    parent = None
-    if cfg.model_id is not None:
-        parents = list(ws.db.query("select * from models where id = ?", [cfg.model_id]))
-        parent = parents[0] if parents else None
+    parent = ws.model_by_id(cfg.model_id)
     weights = folder / "model.safetensors"
     name = f"finetuned-{run.run_id}"
     row = {

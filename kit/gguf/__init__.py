@@ -19,7 +19,7 @@ from typing import Optional, Union
 from ..errors import TaalkitError, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
-__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts", "resolve_model"]
+__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts"]
 
 
 def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
@@ -29,22 +29,6 @@ def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
     return _verify(path, hf_dir, texts, **kw)
 
 
-def resolve_model(ws, model: Union[None, str, int, dict]) -> dict:
-    if isinstance(model, dict):
-        return model
-    if model is None:
-        row = ws.current_model()  # one answer for every verb: kit.workspace
-        if row is None:
-            raise WorkspaceError("the workspace has no model yet; add one with 'taalkit model add'")
-        return row
-    column = "id" if isinstance(model, int) else "name"
-    rows = list(ws.db.query(f"select * from models where {column} = ?", [model]))
-    if not rows:
-        names = [r["name"] for r in ws.db.query("select name from models order by id")]
-        raise WorkspaceError(f"no model {model!r} in the workspace; known: {', '.join(names) or 'none'}")
-    return rows[0]
-
-
 def model_card(ws, row: dict):
     """The GGUF's self-description from the workspace: languages, lineage, licence, sources used."""
     from .writer import ModelCard
@@ -52,8 +36,7 @@ def model_card(ws, row: dict):
     lineage, seen, cur = [], set(), row
     while cur and cur.get("parent_id") and cur["parent_id"] not in seen:
         seen.add(cur["parent_id"])
-        parents = list(ws.db.query("select * from models where id = ?", [cur["parent_id"]]))
-        cur = parents[0] if parents else None
+        cur = ws.parent(cur)
         if cur:
             lineage.append(cur)
     root = lineage[-1] if lineage else row
@@ -135,7 +118,7 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
     quant = quant.upper()
     if quant != "F32":
         quant_type(quant)  # unknown names fail before any work
-    row = resolve_model(ws, model)
+    row = ws.model(model)  # None: the current model (kit.workspace)
     model_dir = ws.model_dir(row)
     if not model_dir.is_dir():
         raise WorkspaceError(f"model {row['name']!r} points at {model_dir}, which is missing")

@@ -53,7 +53,7 @@ def add_model(ws: Workspace, source: str = "default", *, name: Optional[str] = N
     info = inspect_source(source)  # fast, and silent: a refusal is the only line the user sees
     emit(progress, STAGE, 1, 4, f"hashing {info.path.name}")
     sha = _fingerprint(info.files)
-    existing = _row_by_name(ws, name)
+    existing = ws.model_named(name)
     if existing is not None:
         if existing["sha256"] == sha and (ws.model_dir(existing) / "config.json").is_file():
             emit(progress, STAGE, 4, 4, f"{name} already added")
@@ -372,11 +372,6 @@ def _fingerprint(files: list[Path]) -> str:
     for f in sorted(files):
         h.update(f"{f.name}\t{sha256_file(f)}\n".encode())
     return h.hexdigest()
-
-
-def _row_by_name(ws: Workspace, name: str) -> Optional[dict]:
-    rows = list(ws.db.query("select * from models where name = ?", [name]))
-    return rows[0] if rows else None
 
 
 def _config_value(folder: Path, key: str) -> Optional[int]:

@@ -27,19 +27,6 @@ def measure(tokenizer, texts: Sequence[str]) -> dict:
             "chars_per_token": chars / max(1, tokens)}
 
 
-def tokenizer_row(ws: Workspace, name: Optional[str] = None) -> dict:
-    sql, args = "select * from tokenizers order by created_at desc, id desc limit 1", []
-    if name:
-        sql, args = "select * from tokenizers where name = ?", [name]
-    rows = list(ws.db.query(sql, args))
-    if not rows:
-        if name:
-            known = [r["name"] for r in ws.db.query("select name from tokenizers order by id")]
-            raise WorkspaceError(f"no tokenizer {name!r} in the workspace; known: {', '.join(known) or 'none'}")
-        raise WorkspaceError("the workspace has no trained tokenizer yet; run 'taalkit tokenizer train'")
-    return rows[0]
-
-
 def tokenizer_stats(ws: Workspace, texts: Optional[Sequence[str]] = None, *,
                     tokenizer: Optional[str] = None) -> dict:
     """Fertility and chars/token of the trained tokenizer and the source model's, on held-out text.
@@ -59,8 +46,8 @@ def tokenizer_stats(ws: Workspace, texts: Optional[Sequence[str]] = None, *,
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise WorkspaceError("no text to measure the tokenizers on")
-    row = tokenizer_row(ws, tokenizer)
-    new = load_tokenizer(ws.root / row["path"])
+    row = ws.tokenizer(tokenizer or None)
+    new = load_tokenizer(ws.path_of(row))
     src_folder = source_tokenizer_folder(ws)
     src = load_tokenizer(src_folder)
     words, _ = count_words(list(texts))

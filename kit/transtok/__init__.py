@@ -191,8 +191,8 @@ def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target
 
 def load_mapping(ws: Workspace, method: str = "transtok") -> TokenMapping:
     """The mapping saved with ``models/transtok-<method>/`` (for ``explain``)."""
-    row = ws.db.execute("select path from models where name = ?", [f"transtok-{method}"]).fetchone()
-    folder = (ws.root / row[0]) if row else ws.models_dir / f"transtok-{method}"
+    row = ws.model_named(f"transtok-{method}")
+    folder = ws.model_dir(row) if row else ws.models_dir / f"transtok-{method}"
     return TokenMapping.load(mapping_dir(folder))
 
 
@@ -223,41 +223,25 @@ def parallel_segments(ws: Workspace, split: str = "train") -> list[tuple[int, st
 
 
 def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:
+    """The source model: a row, a model name, or a folder; by default the newest ``source`` model."""
     if source_model is None:
         row = ws.latest_model("source")
         if row is None:
             raise WorkspaceError("no source model in this workspace; add one with 'taalkit model add'")
         return row, ws.model_dir(row)
-    if isinstance(source_model, dict):
-        return source_model, ws.model_dir(source_model)
-    path = Path(source_model)
-    if path.exists():
-        return None, path
-    row = ws.db.execute("select * from models where name = ?", [str(source_model)]).fetchone()
-    if row is None:
-        raise WorkspaceError(f"no model folder or model named {source_model!r}")
-    cols = [c[0] for c in ws.db.execute("select * from models limit 0").description]
-    row = dict(zip(cols, row))
+    if not isinstance(source_model, dict) and Path(source_model).exists():
+        return None, Path(source_model)
+    row = ws.model(source_model)
     return row, ws.model_dir(row)
 
 
 def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
-    cols = [c[0] for c in ws.db.execute("select * from tokenizers limit 0").description]
-    if tokenizer is None:
-        row = ws.db.execute("select * from tokenizers order by created_at desc, id desc limit 1").fetchone()
-        if row is None:
-            raise WorkspaceError("no target tokenizer in this workspace; train one with 'taalkit tokenizer train'")
-    elif isinstance(tokenizer, dict):
-        return tokenizer, ws.root / tokenizer["path"]
-    elif Path(tokenizer).exists():
+    """The target tokenizer: a row, a tokenizer name, or a folder; by default the newest one."""
+    if tokenizer is not None and not isinstance(tokenizer, dict) and Path(tokenizer).exists():
         return None, Path(tokenizer)
-    else:
-        row = ws.db.execute("select * from tokenizers where name = ?", [str(tokenizer)]).fetchone()
-        if row is None:
-            raise WorkspaceError(f"no tokenizer folder or tokenizer named {tokenizer!r}")
-    row = dict(zip(cols, row))
-    path = Path(row["path"])
-    return row, path if path.is_absolute() else ws.root / path
+    row = ws.tokenizer(tokenizer, missing="no target tokenizer in this workspace; train one with "
+                                          "'taalkit tokenizer train'")
+    return row, ws.path_of(row)
 
 
 def _resolve_device(device: str) -> str:
@@ -313,6 +297,4 @@ def _record(ws: Workspace, method, out_dir, src_row, src_dir, tok_row, facts, ma
             "method": method, "path": ws.relative(mapping_dir(out_dir)),
             "stats": json.dumps(mapping.stats), "created_at": now(),
         })
-    row = ws.db.execute("select * from models where id = ?", [model_id]).fetchone()
-    cols = [c[0] for c in ws.db.execute("select * from models limit 0").description]
-    return dict(zip(cols, row))
+    return ws.model_by_id(model_id)
