@@ -59,12 +59,10 @@ class TaalkitApp(App):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    #: Run the heavy stages in a thread of this process instead of a child process (kit.jobs).
-    #: In-process for now: in the full journey test (tests/tui/test_journey.py) the app, reopening
-    #: the workspace after a child fine-tune, read "database disk image is malformed" (the file's
-    #: integrity_check was ok; not yet traced). tests/tui/test_responsive.py and bench/ui_latency.py
-    #: run the child-process path explicitly.
-    stages_in_process = True
+    #: Run the heavy stages (trans-tokenize, fine-tune, export) in a thread of this process instead of
+    #: a child process (kit.jobs). The child process is the default: the UI keeps a core and the GIL to
+    #: itself. bench/ui_latency.py sets True to measure the old design beside the new.
+    stages_in_process = False
 
     def __init__(self, workspace: Optional[os.PathLike | str] = None, *, start_dir: Optional[Path] = None) -> None:
         super().__init__()

@@ -36,7 +36,7 @@ def _text(widget) -> str:
 async def test_keys_answered_while_fine_tuning_and_stop_settles_the_panel(tmp_path, demo_data, tiny_llama_dir):
     root = fine_tune_workspace(tmp_path / "ws", demo_data, tiny_llama_dir)
     app = TaalkitApp(workspace=root)
-    app.stages_in_process = False  # the child-process path this test is about
+    assert not app.stages_in_process  # the child-process path is the app's default
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f4")
         await pilot.pause()
