@@ -27,35 +27,52 @@ from ..fsutil import atomic_path, human_bytes, require_free_disk
 from ..progress import CancelToken, ProgressCallback, emit
 
 
+def block_shape(type_name: str) -> tuple[int, int]:
+    """``(elements, bytes)`` of one block of a ggml type, from ``gguf.GGML_QUANT_SIZES`` (llama.cpp's
+    own type traits; the one table of them the kit reads)."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    return GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
+
+
+def bits_per_weight(type_name: str) -> float:
+    """Bits per weight of a ggml type: block bytes * 8 / block elements."""
+    elements, size = block_shape(type_name)
+    return size * 8 / elements
+
+
 @dataclass(frozen=True)
 class QuantType:
     name: str
     ftype: str           # llama_cpp.LLAMA_FTYPE_* constant name
     tensor_type: str     # what most matrices become
-    block: int           # elements per block (a row must be a multiple)
-    bits: float          # bits per weight of ``tensor_type``
     four_bit: bool
     note: str
 
+    @property
+    def block(self) -> int:
+        """Elements per block of ``tensor_type`` (a row must be a multiple)."""
+        return block_shape(self.tensor_type)[0]
 
-# Bits per weight = block bytes * 8 / block elements (ggml's type traits).
-BITS = {"F32": 32.0, "F16": 16.0, "Q8_0": 8.5, "Q6_K": 6.5625, "Q5_1": 6.0, "Q5_0": 5.5, "Q5_K": 5.5,
-        "Q4_1": 5.0, "Q4_0": 4.5, "Q4_K": 4.5}
-BLOCK = {"F32": 1, "F16": 1, "Q8_0": 32, "Q6_K": 256, "Q5_1": 32, "Q5_0": 32, "Q5_K": 256,
-         "Q4_1": 32, "Q4_0": 32, "Q4_K": 256}
+    @property
+    def bits(self) -> float:
+        """Bits per weight of ``tensor_type``."""
+        return bits_per_weight(self.tensor_type)
+
+
 # llama.cpp's replacement when a row is not a multiple of the k-quant super-block.
 K_FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
 
 QUANT_TYPES: dict[str, QuantType] = {q.name: q for q in (
-    QuantType("F16", "LLAMA_FTYPE_MOSTLY_F16", "F16", 1, 16.0, False, "reference; no loss"),
-    QuantType("Q8_0", "LLAMA_FTYPE_MOSTLY_Q8_0", "Q8_0", 32, 8.5, False, "near-lossless; the default"),
-    QuantType("Q6_K", "LLAMA_FTYPE_MOSTLY_Q6_K", "Q6_K", 256, 6.5625, False, "k-quant"),
-    QuantType("Q5_1", "LLAMA_FTYPE_MOSTLY_Q5_1", "Q5_1", 32, 6.0, False, "legacy 5-bit with offset"),
-    QuantType("Q5_0", "LLAMA_FTYPE_MOSTLY_Q5_0", "Q5_0", 32, 5.5, False, "legacy 5-bit"),
-    QuantType("Q5_K_M", "LLAMA_FTYPE_MOSTLY_Q5_K_M", "Q5_K", 256, 5.5, False, "k-quant mix"),
-    QuantType("Q4_1", "LLAMA_FTYPE_MOSTLY_Q4_1", "Q4_1", 32, 5.0, True, "legacy 4-bit with offset"),
-    QuantType("Q4_0", "LLAMA_FTYPE_MOSTLY_Q4_0", "Q4_0", 32, 4.5, True, "smallest that behaves"),
-    QuantType("Q4_K_M", "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q4_K", 256, 4.5, True, "k-quant mix"),
+    QuantType("F16", "LLAMA_FTYPE_MOSTLY_F16", "F16", False, "reference; no loss"),
+    QuantType("Q8_0", "LLAMA_FTYPE_MOSTLY_Q8_0", "Q8_0", False, "near-lossless; the default"),
+    QuantType("Q6_K", "LLAMA_FTYPE_MOSTLY_Q6_K", "Q6_K", False, "k-quant"),
+    QuantType("Q5_1", "LLAMA_FTYPE_MOSTLY_Q5_1", "Q5_1", False, "legacy 5-bit with offset"),
+    QuantType("Q5_0", "LLAMA_FTYPE_MOSTLY_Q5_0", "Q5_0", False, "legacy 5-bit"),
+    QuantType("Q5_K_M", "LLAMA_FTYPE_MOSTLY_Q5_K_M", "Q5_K", False, "k-quant mix"),
+    QuantType("Q4_1", "LLAMA_FTYPE_MOSTLY_Q4_1", "Q4_1", True, "legacy 4-bit with offset"),
+    QuantType("Q4_0", "LLAMA_FTYPE_MOSTLY_Q4_0", "Q4_0", True, "smallest that behaves"),
+    QuantType("Q4_K_M", "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q4_K", True, "k-quant mix"),
 )}
 
 
@@ -113,7 +130,7 @@ def planned_types(shapes: Iterable[TensorShape], quant: str, *,
             t = "Q8_0"
         elif is_output and t not in ("Q8_0", "F16"):
             t = "Q6_K"  # llama.cpp gives the output matrix more bits than the rest
-        if s.row % BLOCK[t]:
+        if s.row % block_shape(t)[0]:
             t = K_FALLBACK.get(t, "F16")
         types[s.name] = t
     return types
@@ -122,7 +139,7 @@ def planned_types(shapes: Iterable[TensorShape], quant: str, *,
 def expected_size(shapes: Iterable[TensorShape], quant: str, **kw) -> int:
     shapes = list(shapes)
     types = planned_types(shapes, quant, **kw)
-    return int(sum(s.elements * BITS[types[s.name]] / 8 for s in shapes))
+    return int(sum(s.elements * bits_per_weight(types[s.name]) / 8 for s in shapes))
 
 
 def k_quant_fallbacks(shapes: Iterable[TensorShape], quant: str, **kw) -> dict[str, int]:

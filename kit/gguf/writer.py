@@ -120,20 +120,17 @@ def plan_tensors(model_dir: Path, shape: Optional[ModelShape] = None,
     silently dropped. Reads only the safetensors headers. Returns the plan and ``hf_name -> file``.
     """
     import gguf
-    from safetensors import safe_open
+
+    from ..models.source import safetensors_index
 
     if shape is None or family is None:
         shape, family = read_shape(model_dir)
     arch = _arch(family)
     names = gguf.get_tensor_name_map(arch, shape.layers)
     kinds = list(gguf.MODEL_TENSORS[arch])
-    where: dict[str, Path] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    for f in _weight_files(model_dir):
-        with safe_open(str(f), framework="pt") as st:
-            for key in st.keys():
-                where[key] = f
-                shapes[key] = tuple(st.get_slice(key).get_shape())
+    index = safetensors_index(_weight_files(model_dir))
+    where: dict[str, Path] = {key: f for key, (_shape, f) in index.items()}
+    shapes: dict[str, tuple[int, ...]] = {key: tuple(dims) for key, (dims, _f) in index.items()}
     unknown = []
     top: dict[str, PlannedTensor] = {}
     layers: dict[int, list[PlannedTensor]] = {}

