@@ -6,7 +6,8 @@ by a seeded hash of its text: the same sentence always lands on the same side, s
 duplicate can never leak from training into the held-out set, and re-running an import
 gives the same split.
 
-Later stages read text only through :func:`target_texts` and :func:`parallel_pairs`.
+Later stages read text only through the readers here: :func:`target_texts`, :func:`parallel_pairs`
+(:func:`parallel_segments` with the row ids), :func:`source_texts` and :func:`heldout_texts`.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ class CorpusImport:
 def target_texts(ws: Workspace, split: Optional[str] = "train") -> list[str]:
     """Target-language text in import order: monolingual lines and the target side of pairs.
 
-    ``split=None`` returns every split.
+    ``split=None`` returns every split. Blank texts are left out.
     """
     _check_split(split)
-    sql = "select target_text from segments where target_text is not null"
+    sql = "select target_text from segments where target_text is not null and trim(target_text) != ''"
     args: list = []
     if split is not None:
         sql += " and split = ?"
@@ -62,15 +63,42 @@ def target_texts(ws: Workspace, split: Optional[str] = "train") -> list[str]:
     return [row[0] for row in ws.db.execute(sql + " order by id", args)]
 
 
-def parallel_pairs(ws: Workspace, split: Optional[str] = "train") -> list[tuple[str, str]]:
-    """``(source, target)`` pairs in the workspace's language order, in import order."""
+def parallel_segments(ws: Workspace, split: Optional[str] = "train") -> list[tuple[int, str, str]]:
+    """``(segment id, source, target)`` of the parallel segments of ``split``, in import order;
+    pairs with a blank side are left out."""
     _check_split(split)
-    sql = "select source_text, target_text from segments where kind = 'parallel'"
+    sql = ("select id, source_text, target_text from segments where kind = 'parallel' "
+           "and trim(coalesce(source_text, '')) != '' and trim(coalesce(target_text, '')) != ''")
     args: list = []
     if split is not None:
         sql += " and split = ?"
         args.append(split)
-    return [(s, t) for s, t in ws.db.execute(sql + " order by id", args)]
+    return [(i, s, t) for i, s, t in ws.db.execute(sql + " order by id", args)]
+
+
+def parallel_pairs(ws: Workspace, split: Optional[str] = "train") -> list[tuple[str, str]]:
+    """``(source, target)`` pairs in the workspace's language order, in import order."""
+    return [(s, t) for _i, s, t in parallel_segments(ws, split)]
+
+
+def source_texts(ws: Workspace, split: Optional[str] = "train") -> list[str]:
+    """The source-language side of the parallel pairs (what users will ask to translate)."""
+    return [s for _i, s, _t in parallel_segments(ws, split)]
+
+
+def heldout_texts(ws: Workspace, limit: Optional[int] = None, *, stand_in: bool = False,
+                  train: Optional[list[str]] = None) -> list[str]:
+    """The held-out target texts (never trained on) that bits per character and checks measure on.
+
+    ``stand_in``: a workspace without a ``heldout`` split gets every 20th training text instead
+    (``train``, else :func:`target_texts`), which the fine-tune then leaves out of training; the
+    fine-tune and ``transtokenize`` measure on this, so the step-0 figure is the fine-tune's step 0.
+    """
+    heldout = target_texts(ws, "heldout")
+    if not heldout and stand_in:
+        train = target_texts(ws, "train") if train is None else train
+        heldout = train[::20] if len(train) >= 20 else []
+    return heldout[:limit] if limit else heldout
 
 
 def _check_split(split: Optional[str]) -> None:

@@ -22,38 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from ..corpus import heldout_texts, parallel_pairs, target_texts
 from ..errors import WorkspaceError
-
-def target_texts(ws, split: str = "train") -> list[str]:
-    """Target-language text of ``split``: kit.corpus when present, else the ``segments`` table directly."""
-    try:
-        from ..corpus import target_texts as corpus_target_texts
-    except ImportError:
-        corpus_target_texts = None
-    if corpus_target_texts is not None:
-        return [t for t in corpus_target_texts(ws, split) if t and t.strip()]
-    if not ws.db["segments"].exists():
-        return []
-    rows = ws.db.execute(
-        "select target_text from segments where split = ? and target_text is not null "
-        "and trim(target_text) != '' order by id", [split]).fetchall()
-    return [r[0] for r in rows]
-
-
-def parallel_pairs(ws, split: str = "train") -> list[tuple[str, str]]:
-    """``(source, target)`` pairs of ``split``: kit.corpus when present, else ``segments`` directly."""
-    try:
-        from ..corpus import parallel_pairs as corpus_parallel_pairs
-    except ImportError:
-        corpus_parallel_pairs = None
-    if corpus_parallel_pairs is not None:
-        return [(s, t) for s, t in corpus_parallel_pairs(ws, split) if s and t]
-    if not ws.db["segments"].exists():
-        return []
-    rows = ws.db.execute(
-        "select source_text, target_text from segments where split = ? and kind = 'parallel' "
-        "and source_text is not null and target_text is not null order by id", [split]).fetchall()
-    return [(s, t) for s, t in rows if s.strip() and t.strip()]
 
 
 def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang: str,
@@ -94,17 +64,6 @@ class TrainingText:
     prompt_count: int
 
 
-def heldout_texts(ws, limit: Optional[int] = None, *, train: Optional[list[str]] = None) -> list[str]:
-    """The held-out target texts bits per character is measured on, by the fine-tune and by
-    ``transtokenize`` alike (so its step-0 figure is the fine-tune's step 0): the ``heldout`` split,
-    else every 20th training text (which the fine-tune then leaves out of training)."""
-    heldout = target_texts(ws, "heldout")
-    if not heldout:
-        train = target_texts(ws, "train") if train is None else train
-        heldout = train[::20] if len(train) >= 20 else []
-    return heldout[:limit] if limit else heldout
-
-
 def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_limit: int = 128) -> TrainingText:
     """Collect the train documents and the held-out texts of a workspace.
 
@@ -113,7 +72,7 @@ def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_lim
     measured on text the model never trained on.
     """
     texts = target_texts(ws, "train")
-    heldout = heldout_texts(ws, train=texts)
+    heldout = heldout_texts(ws, stand_in=True, train=texts)
     pairs = parallel_pairs(ws, "train") if translation else []
     if not texts:
         raise WorkspaceError(

@@ -20,6 +20,7 @@ from ..errors import TaalkitError, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
 __all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts"]
+VERIFY_TEXTS = 40  # held-out texts an export is checked on
 
 
 def verify_gguf(path, hf_dir=None, texts=None, **kw) -> dict:
@@ -57,12 +58,11 @@ def model_card(ws, row: dict):
     )
 
 
-def heldout_texts(ws, limit: int = 40) -> list[str]:
-    """Target-language held-out text (the text no stage trained on), for verification."""
-    rows = ws.db.execute(
-        "select target_text from segments where split = 'heldout' and target_text is not null "
-        "and trim(target_text) != '' order by id limit ?", [limit]).fetchall()
-    return [r[0] for r in rows]
+def heldout_texts(ws, limit: int = VERIFY_TEXTS) -> list[str]:
+    """The held-out texts an export is verified on (:func:`kit.corpus.heldout_texts`, the first ``limit``)."""
+    from ..corpus import heldout_texts as corpus_heldout_texts
+
+    return corpus_heldout_texts(ws, limit)
 
 
 def list_quants(model_dir: os.PathLike | str) -> list[dict]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..corpus import heldout_texts, source_texts, target_texts
 from ..errors import InputFormatError, WorkspaceError
 from ..workspace import Workspace
 
@@ -50,7 +51,7 @@ class TrainingText:
 def training_text(ws: Workspace, *, target_only: bool = True, source_folder: Optional[Path] = None) -> TrainingText:
     """The workspace's training text: target language, plus the source side and prompts unless
     ``target_only`` (see the module docstring; ``source_folder`` holds the chat template)."""
-    segments = _corpus_texts(ws)
+    segments = target_texts(ws, "train")
     lang = ws.target_lang
     seen: set[str] = set()
     words: list[str] = []
@@ -71,9 +72,7 @@ def training_text(ws: Workspace, *, target_only: bool = True, source_folder: Opt
 
 def source_side_text(ws: Workspace) -> list[str]:
     """The source-language side of the train split's parallel pairs (what users will ask to translate)."""
-    rows = ws.db.execute("select source_text from segments where split = 'train' and kind = 'parallel' "
-                         "and source_text is not null and trim(source_text) != '' order by id")
-    return [r[0] for r in rows]
+    return source_texts(ws, "train")
 
 
 def prompt_text(ws: Workspace, source_folder: Optional[Path]) -> list[str]:
@@ -101,20 +100,9 @@ def prompt_text(ws: Workspace, source_folder: Optional[Path]) -> list[str]:
     return out
 
 
-def _corpus_texts(ws: Workspace) -> list[str]:
-    try:
-        from ..corpus import target_texts
-    except ImportError:  # the corpus stage not installed: read its table directly
-        return [r[0] for r in ws.db.execute(
-            "select target_text from segments where split = 'train' and target_text is not null order by id")]
-    return target_texts(ws, "train")
-
-
 def heldout_text(ws: Workspace) -> list[str]:
     """Held-out target text of the workspace (never trained on), for measuring tokenizers."""
-    rows = ws.db.execute("select target_text from segments where split = 'heldout' and target_text is not null "
-                         "and trim(target_text) != '' order by id")
-    return [r[0] for r in rows]
+    return heldout_texts(ws)
 
 
 def read_text_file(path: Path | str, column: Optional[int] = None) -> list[str]:

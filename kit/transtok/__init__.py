@@ -8,7 +8,7 @@ dictionary and the parallel training text from the workspace; gathers evidence p
 ``fvt``, ``mean``, ``random`` — each a complete initialisation so they can be compared.
 
 Each run also scores what it wrote: held-out bits per character at step 0, on the very texts and
-block length the fine-tune measures (kit.finetune.data.heldout_texts), stored in the mapping's
+block length the fine-tune measures (kit.corpus.heldout_texts), stored in the mapping's
 stats and returned, so methods are compared without fine-tuning each for a step;
 :func:`compare_methods` runs them all.
 """
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from ..corpus import parallel_segments
 from ..db import save_by_key
 from ..errors import TaalkitError, WorkspaceError
 from ..fsutil import atomic_path
@@ -107,11 +108,11 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
 
 def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str) -> tuple[Optional[float], int]:
     """Bits per char of the new model on the fine-tune's held-out texts, at its default block length."""
-    from ..finetune.data import heldout_texts
+    from ..corpus import heldout_texts
     from ..finetune.loop import default_batch
     from ..metrics import bits_per_char
 
-    texts = heldout_texts(ws, HELDOUT_LIMIT)
+    texts = heldout_texts(ws, HELDOUT_LIMIT, stand_in=True)
     if not texts:
         return None, 0
     model.to(device)
@@ -214,14 +215,6 @@ def dictionary_pairs(ws: Workspace) -> list[tuple[int, str, str]]:
     return out
 
 
-def parallel_segments(ws: Workspace, split: str = "train") -> list[tuple[int, str, str]]:
-    """``(segment id, source text, target text)`` of the parallel training segments."""
-    rows = ws.db.execute(
-        "select id, source_text, target_text from segments where kind = 'parallel' and split = ? "
-        "order by id", [split]).fetchall()
-    return [(rid, s, t) for rid, s, t in rows if s and t and s.strip() and t.strip()]
-
-
 def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:
     """The source model: a row, a model name, or a folder; by default the newest ``source`` model."""
     if source_model is None:
@@ -245,17 +238,9 @@ def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
 
 
 def _resolve_device(device: str) -> str:
-    try:
-        from ..models import resolve_device  # the models stage owns device policy
-    except ImportError:
-        resolve_device = None
-    if resolve_device is not None:
-        return resolve_device(device)
-    if device != "auto":
-        return device
-    import torch
+    from ..models import resolve_device  # the models stage owns device policy
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(device)
 
 
 def _require_fast(tok, where) -> None:
