@@ -17,11 +17,12 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
-from .dictionary.records import Reject, Segment, Source, accepted
-from .dictionary.textfile import check_input_file, iter_lines, lines_or_rejects
-from .dictionary.transaction import transaction
+from .textio.files import check_input_file, count_lines
+from .textio.records import Reject, Source, accepted, reversed_source
+from .textio.segments import read_tabular
+from .textio.transaction import transaction
 from .errors import TaalkitError
 from .fsutil import sha256_file
 from .progress import CancelToken, ProgressCallback, emit
@@ -138,11 +139,9 @@ def import_corpus(
     path = check_input_file(path, binary_ok=Path(path).suffix.lower() == ".mo")
     source = read_corpus_file(ws, path, kind, columns=columns)
     if source.total_lines is None and source.format != "mo":
-        from .dictionary.textfile import count_lines
-
         source.total_lines = count_lines(path)
     if reverse and kind == "parallel":
-        source = _reversed(source)
+        source = reversed_source(source)
     with transaction(ws.db):
         return store_segments(ws, source, heldout_fraction=heldout_fraction, seed=seed,
                               rejects=rejects, progress=progress, cancel=cancel)
@@ -152,82 +151,13 @@ def read_corpus_file(ws: Workspace, path: Path, kind: str, *, columns: Optional[
     """Choose the reader for a corpus file by its extension (gettext, TMX, or tabular text)."""
     suffix = path.suffix.lower()
     if kind == "parallel" and suffix in (".po", ".pot", ".mo", ".tmx"):
-        from .dictionary import gettext, tmx
+        from .textio import gettext, tmx
 
         langs = (ws.source_lang, ws.target_lang)
         if suffix == ".tmx":
             return tmx.read(path, *langs)
         return gettext.read_mo(path, *langs) if suffix == ".mo" else gettext.read_po(path, *langs)
     return read_tabular(path, kind, ws.source_lang, ws.target_lang, columns=columns)
-
-
-def read_tabular(path: Path, kind: str, source_lang: str, target_lang: str, *,
-                 columns: Optional[Sequence[int]] = None) -> Source:
-    """A TSV of pairs (or a text file of lines) as a :class:`Source` of segments."""
-    if columns is None:
-        columns = (0, 1) if kind == "parallel" else None
-    elif kind == "parallel" and len(columns) != 2:
-        raise TaalkitError(f"a parallel corpus needs two columns (source, target), got {list(columns)}")
-    elif kind == "mono" and len(columns) != 1:
-        raise TaalkitError(f"a monolingual corpus takes one column, got {list(columns)}")
-    if columns is not None and any(c < 0 for c in columns):
-        raise TaalkitError(f"column numbers must be positive, got {list(columns)}")
-    fmt = "tsv" if columns is not None else "text"
-    return Source(
-        path=str(path), format=fmt, kind=kind,
-        headword_lang=source_lang if kind == "parallel" else None, translation_lang=target_lang,
-        name=path.name, records=_tabular_segments(path, kind, columns),
-    )
-
-
-def _tabular_segments(path: Path, kind: str, columns: Optional[Sequence[int]]) -> Iterator[Segment | Reject]:
-    width: Optional[int] = None
-    for number, line in lines_or_rejects(path):
-        if isinstance(line, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
-            yield line
-            continue
-        if not line.strip():
-            continue
-        if columns is None:
-            yield Segment(None, line.strip(), number)
-            continue
-        cells = line.split("\t")
-        if width is None:
-            width = len(cells)
-            if width <= max(columns):
-                shape = "<TAB>".join(f"col{i + 1}" for i in range(max(columns) + 1))
-                yield Reject(number, f"expected {shape} ({max(columns) + 1} tab-separated columns), "
-                                     f"found {_columns(width)}", line)
-                width = None
-                continue
-        if len(cells) != width:
-            yield Reject(number, f"expected {_columns(width)} like the first line, found {_columns(len(cells))}", line)
-            continue
-        picked = [cells[c].strip() for c in columns]
-        empty = [columns[i] + 1 for i, text in enumerate(picked) if not text]
-        if empty:
-            yield Reject(number, f"expected text in column {empty[0]}, found it empty", line)
-            continue
-        if kind == "parallel":
-            yield Segment(picked[0], picked[1], number)
-        else:
-            yield Segment(None, picked[0], number)
-
-
-def _columns(n: int) -> str:
-    return f"{n} column" + ("" if n == 1 else "s")
-
-
-def _reversed(source: Source) -> Source:
-    records = source.records
-
-    def swap() -> Iterator[Segment | Reject]:
-        for r in records:
-            yield Segment(r.target_text, r.source_text, r.line) if isinstance(r, Segment) else r
-
-    source.headword_lang, source.translation_lang = source.translation_lang, source.headword_lang
-    source.records = swap()
-    return source
 
 
 def store_segments(

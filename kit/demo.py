@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .dictionary.langs import language_name
+from .langs import language_name
 from .errors import TaalkitError
 from .fsutil import atomic_path, human_bytes
 from .progress import CancelToken, ProgressCallback, emit

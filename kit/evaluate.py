@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 from .errors import InputFormatError, TaalkitError
 from .metrics import chrf
 from .progress import CancelToken, ProgressCallback, emit
-from .dictionary.textfile import iter_lines
+from .textio.files import iter_lines
 from .workspace import now
 
 SYSTEMS = ("adapted", "adapted+glossary", "source", "source+glossary", "wordbyword")

@@ -11,14 +11,14 @@ import shutil
 
 import kit.demo as demo
 from kit.demo import DemoData, DemoSettings, format_summary
-from kit.dictionary.langs import language_name
+from kit.langs import language_name
 from kit.infer import conversations as store
 from kit.infer.default_model import default_model_gguf
 from kit.workspace import Workspace
 
 
 def test_demo_names_languages_from_the_shared_table():
-    assert not hasattr(demo, "LANG_NAMES")  # one table: kit.dictionary.langs
+    assert not hasattr(demo, "LANG_NAMES")  # one table: kit.langs
     summary = {"lang": "fy", "workspace": "/ws", "translations": [],
                "chat": {"prompt": "Hoi", "reply": "Hoi", "tokens_per_s": 1.0}, "times_s": {}, "sizes": {},
                "source_vocab": 1, "tokenizer_vocab": 1, "bits_per_char": {}, "chrf": {}}

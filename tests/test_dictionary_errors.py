@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kit.cli import main
-from kit.dictionary import textfile
+from kit.textio import files as textfile
 from kit.dictionary.store import import_files
 from kit.errors import InputFormatError, TaalkitError
 

@@ -64,7 +64,7 @@ def ws_dir(tmp_path):
 _HOLDER = """
 import sys
 from kit.workspace import Workspace
-from kit.dictionary.transaction import transaction
+from kit.textio.transaction import transaction
 ws = Workspace.open(sys.argv[1])
 with transaction(ws.db):
     ws.db.execute("insert into workspace_meta (key, value) values ('held', '1')")

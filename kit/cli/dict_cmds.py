@@ -164,7 +164,7 @@ def corpus_import(ctx, workspace, files, kind, columns, heldout_fraction, seed, 
     """Import text files (TSV pairs, plain lines, .po/.mo, TMX) with a seeded train/held-out split."""
     from ..corpus import import_corpus
     from ..dictionary.store import write_rejects
-    from ..dictionary.transaction import transaction
+    from ..textio.transaction import transaction
     from ..errors import TaalkitError
 
     cols = None

@@ -12,7 +12,7 @@ function ``search`` share a name, and binding the function here first keeps
 from __future__ import annotations
 
 from .detect import FORMATS, detect_format
-from .records import Entry, Reject, Segment, Source
+from ..textio.records import Entry, Reject, Segment, Source
 from .search import search, stats
 from .store import ImportResult, export_tsv, import_files
 

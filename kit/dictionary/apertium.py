@@ -20,10 +20,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .langs import pair_from_name, workspace_code
-from .records import Entry, Reject, Source
-from .textfile import lines_or_rejects
-from .xmlstream import iter_elements
+from ..langs import pair_from_name, workspace_code
+from ..textio.records import Entry, Reject, Source
+from ..textio.files import lines_or_rejects
+from ..textio.xmlstream import iter_elements
 
 _TAG = re.compile(r"<([^<>]+)>")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import TaalkitError
-from .records import Source
-from .textfile import check_input_file, count_lines
+from ..textio.records import Source
+from ..textio.files import check_input_file, count_lines
 
 #: format name → what it is (shown by ``--help``)
 FORMATS = {
@@ -93,7 +93,7 @@ def _open_source(ws, path: Path, *, format: Optional[str], kind: Optional[str],
         return dictd.read(path, src, tgt)
     check_input_file(path, binary_ok=fmt == "mo")
     if kind in ("parallel", "mono") and fmt in ("tsv", "csv", "apertium-tsv"):
-        from ..corpus import read_tabular
+        from ..textio.segments import read_tabular
         from .tabular import parse_columns
 
         if kind == "mono":
@@ -116,9 +116,9 @@ def _open_source(ws, path: Path, *, format: Optional[str], kind: Optional[str],
 
         return apertium.read_dix(path, src, tgt) if fmt == "apertium-dix" else apertium.read_tsv(path, src, tgt)
     if fmt in ("po", "mo"):
-        from . import gettext
+        from ..textio import gettext
 
         return gettext.read_po(path, src, tgt) if fmt == "po" else gettext.read_mo(path, src, tgt)
-    from . import tmx
+    from ..textio import tmx
 
     return tmx.read(path, src, tgt)

@@ -30,9 +30,9 @@ from typing import Iterator, Optional
 
 from ..errors import TaalkitError
 from ..fsutil import sha256_file
-from .langs import pair_from_name, workspace_code
-from .records import Entry, Reject, Source
-from .textfile import check_input_file, lines_or_rejects
+from ..langs import pair_from_name, workspace_code
+from ..textio.records import Entry, Reject, Source
+from ..textio.files import check_input_file, lines_or_rejects
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_VALUE = {c: i for i, c in enumerate(B64)}

@@ -22,8 +22,8 @@ from ..errors import TaalkitError
 from ..fsutil import atomic_path, sha256_file
 from ..progress import CancelToken, ProgressCallback, emit
 from ..workspace import Workspace, now
-from .records import Entry, Reject, Source, accepted
-from .transaction import transaction
+from ..textio.records import Entry, Reject, Source, accepted, reversed_source
+from ..textio.transaction import transaction
 
 BATCH = 5000
 
@@ -94,10 +94,10 @@ def import_files(
                 result = store_dictionary(ws, source, reverse=reverse, rejects=file_rejects, columns=columns,
                                           replace=replace, progress=progress, cancel=cancel)
             else:
-                from ..corpus import _reversed, store_segments
+                from ..corpus import store_segments  # a parallel or mono file: the corpus stores it
 
                 if reverse:
-                    source = _reversed(source)
+                    source = reversed_source(source)
                 ci = store_segments(ws, source, heldout_fraction=heldout_fraction, seed=seed,
                                     rejects=file_rejects, progress=progress, cancel=cancel)
                 result = ImportResult(source.path, source.format, source.kind, ci.corpus_id, ci.segments,
@@ -254,7 +254,7 @@ def settle_direction(ws: Workspace, source: Source, langs: Optional[Sequence[str
     """
     from itertools import chain, islice
 
-    from .langs import workspace_code
+    from ..langs import workspace_code
     from .tabular import columns_by_content
 
     src, tgt = ws.source_lang, ws.target_lang

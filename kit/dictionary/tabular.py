@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
-from .langs import ISO639_3_TO_1, pair_from_name, workspace_code
-from .records import Entry, Reject, Source
-from .textfile import iter_lines, lines_or_rejects
+from ..langs import ISO639_3_TO_1, pair_from_name, workspace_code
+from ..textio.records import Entry, Reject, Source
+from ..textio.files import iter_lines, lines_or_rejects
 
 DEFAULT_COLUMNS = ("source", "target", "pos")
 ROLE_WORDS = {

@@ -19,9 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .langs import pair_from_name, workspace_code
-from .records import Entry, Reject, Source
-from .xmlstream import iter_elements, text_of
+from ..langs import pair_from_name, workspace_code
+from ..textio.records import Entry, Reject, Source
+from ..textio.xmlstream import iter_elements, text_of
 
 
 def read(path: Path, source_lang: str, target_lang: str) -> Source:

@@ -34,7 +34,7 @@ def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang
     still learn the mapping. ``drafts(text, from_lang, into_lang)`` gives the word-by-word draft
     shown in the request (kit.infer.wordbyword.draft_instruction), none when omitted.
     """
-    from ..dictionary.langs import translation_instruction
+    from ..langs import translation_instruction
     from ..infer.wordbyword import draft_instruction
 
     out: list[str] = []
@@ -124,10 +124,10 @@ def draft_maker(ws) -> Optional[Callable[[str, str, str], str]]:
 def dictionary_examples(ws, limit: int) -> list[tuple[str, str]]:
     """Up to ``limit`` dictionary entries as ``(source, target)`` pairs: short, clean translation
     examples (first sense of each headword, phrases and single words alike)."""
-    from ..transtok import dictionary_pairs
+    from ..dictionary.pairs import translation_pairs
 
     seen, out = set(), []
-    for _rid, source, target in dictionary_pairs(ws):
+    for _rid, source, target in translation_pairs(ws):
         target = target.split(";")[0].split(",")[0].strip()
         if source.lower() in seen or not target:
             continue

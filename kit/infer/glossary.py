@@ -39,8 +39,8 @@ def lang_code(code: Optional[str]) -> str:
 
 
 def lang_name(code: str) -> str:
-    """The prompt's language name: the same table kit.finetune trains with (kit.dictionary.langs)."""
-    from ..dictionary.langs import language_name
+    """The prompt's language name: the same table kit.finetune trains with (kit.langs)."""
+    from ..langs import language_name
 
     return language_name(lang_code(code))
 

@@ -25,7 +25,7 @@ from typing import Optional
 
 from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
-from ..dictionary.textfile import iter_lines
+from ..textio.files import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
@@ -74,7 +74,7 @@ def system_message(source: str, target: str, glossary: Glossary) -> str:
 def user_message(text: str, target: str, draft: Optional[str] = None) -> str:
     """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``, then the
     word-by-word draft when there is one), so an adapted model is asked the way it learned."""
-    from ..dictionary.langs import translation_instruction
+    from ..langs import translation_instruction
 
     return draft_instruction(translation_instruction(text, lang_code(target)), draft)
 

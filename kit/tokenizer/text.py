@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..corpus import heldout_texts, source_texts, target_texts
+from ..dictionary.pairs import words_in
 from ..errors import InputFormatError, WorkspaceError
 from ..workspace import Workspace
 
@@ -53,15 +54,7 @@ def training_text(ws: Workspace, *, target_only: bool = True, source_folder: Opt
     ``target_only`` (see the module docstring; ``source_folder`` holds the chat template)."""
     segments = target_texts(ws, "train")
     lang = ws.target_lang
-    seen: set[str] = set()
-    words: list[str] = []
-    rows = ws.db.execute(
-        "select headword, id from entries where headword_lang = ? "
-        "union all select translation, id from entries where translation_lang = ? order by 2", [lang, lang])
-    for (word, _id) in rows:
-        if word and word not in seen:
-            seen.add(word)
-            words.append(word)
+    words = words_in(ws, lang)
     texts = [t for t in segments if t and t.strip()] + words
     if not texts:
         raise WorkspaceError(f"the workspace has no {lang} text to train a tokenizer on; import a corpus "
@@ -78,7 +71,7 @@ def source_side_text(ws: Workspace) -> list[str]:
 def prompt_text(ws: Workspace, source_folder: Optional[Path]) -> list[str]:
     """The words around a translation request in both directions, as the chat template renders them,
     with the special tokens taken out (they are whole tokens already)."""
-    from ..dictionary.langs import translation_instruction
+    from ..langs import translation_instruction
 
     requests = [translation_instruction("", ws.target_lang).strip(),
                 translation_instruction("", ws.source_lang).strip()]

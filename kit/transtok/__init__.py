@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ..corpus import parallel_segments
 from ..db import save_by_key
+from ..dictionary.pairs import translation_pairs
 from ..errors import TaalkitError, WorkspaceError
 from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
@@ -166,7 +167,7 @@ def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target
     if method == "transtok":
         t = time.perf_counter()
         if dictionary is None:
-            dictionary = dictionary_pairs(ws) if ws is not None else []
+            dictionary = translation_pairs(ws) if ws is not None else []
         if parallel is None:
             parallel = parallel_segments(ws) if ws is not None else []
         sets = []
@@ -195,24 +196,6 @@ def load_mapping(ws: Workspace, method: str = "transtok") -> TokenMapping:
     row = ws.model_named(f"transtok-{method}")
     folder = ws.model_dir(row) if row else ws.models_dir / f"transtok-{method}"
     return TokenMapping.load(mapping_dir(folder))
-
-
-# -- workspace inputs ---------------------------------------------------------------
-def dictionary_pairs(ws: Workspace) -> list[tuple[int, str, str]]:
-    """``(entry id, source text, target text)`` for entries between the workspace's two languages."""
-    src, tgt = ws.source_lang, ws.target_lang
-    rows = ws.db.execute(
-        "select id, headword, translation, headword_lang, translation_lang from entries "
-        "where (headword_lang = ? and translation_lang = ?) or (headword_lang = ? and translation_lang = ?) "
-        "order by id", [tgt, src, src, tgt]).fetchall()
-    seen, out = set(), []
-    for rid, head, trans, hl, _tl in rows:
-        s, t = (trans, head) if hl == tgt else (head, trans)
-        s, t = (s or "").strip(), (t or "").strip()
-        if s and t and (s, t) not in seen:
-            seen.add((s, t))
-            out.append((rid, s, t))
-    return out
 
 
 def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from .langs import same_language
+from ..langs import same_language
 from .records import Reject, Segment, Source
 from .xmlstream import iter_elements, text_of
 

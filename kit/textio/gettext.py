@@ -15,9 +15,9 @@ import struct
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .langs import workspace_code
+from ..langs import workspace_code
 from .records import Reject, Segment, Source
-from .textfile import lines_or_rejects
+from .files import lines_or_rejects
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 _OCTAL = "01234567"

@@ -112,3 +112,16 @@ def accepted(records: Iterator[Record], path: str, rejects: Optional[list[Reject
             rejects.append(record)
         else:
             yield record
+
+
+def reversed_source(source: Source) -> Source:
+    """The same source with its two sides swapped (a parallel file written target-first)."""
+    records = source.records
+
+    def swap() -> Iterator[Union[Segment, Reject]]:
+        for r in records:
+            yield Segment(r.target_text, r.source_text, r.line) if isinstance(r, Segment) else r
+
+    source.headword_lang, source.translation_lang = source.translation_lang, source.headword_lang
+    source.records = swap()
+    return source
