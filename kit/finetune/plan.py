@@ -16,14 +16,15 @@ from typing import Optional
 from ..errors import ResourceError, TaalkitError
 from ..fsutil import human_bytes, require_free_disk
 from ..models.loading import resolve_device  # noqa: F401  (one device policy for every stage)
-from ..models.shape import ModelShape  # noqa: F401  (the one record of a model's shape, read by its family)
+# The memory formula lives with the model's shape and family (kit.models.memory); the stages it
+# counts and the LoRA rank are the model's too.
+from ..models.memory import STAGES, estimate_memory  # noqa: F401
+from ..models.shape import LORA_RANK, ModelShape  # noqa: F401  (the one record of a model's shape, read by its family)
 
-STAGES = ("embeddings", "lora", "full")
 # Below this budget `auto` trains only embeddings (+ head): the paper's first phase, which moves
 # the new vocabulary most per step and cannot damage the body's knowledge.
 AUTO_EMBEDDINGS_MINUTES = 30
 AUTO_EMBEDDINGS_STEPS = 300
-LORA_RANK = 16
 
 # What the fine-tune trains on, beside the target text (kit.finetune.data), chosen by the measured
 # table of bench/translation_quality.py. A workspace may override any of them in ``workspace_meta``
@@ -68,26 +69,6 @@ def available_memory(device: str) -> int:
         return int(psutil.virtual_memory().available)
     except ImportError:  # pragma: no cover
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-
-
-def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str) -> int:
-    """Peak bytes for one training step: weights + grads + AdamW moments + activations + logits.
-
-    Activations use ~26·hidden + 2·heads·seq values per token per layer (the usual 34·hidden less
-    the dropout masks Llama-style models do not have; SDPA attention; fp32 on CPU, half on CUDA's
-    bf16 autocast), calibrated to the 7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU; the logits over the vocabulary are counted three times
-    (logits, log-softmax, their gradient), which dominates for small models with big vocabularies.
-    """
-    act_bytes = 2 if device.startswith("cuda") else 4
-    tokens = batch_size * seq_len
-    weights = 4 * shape.parameters
-    trainable = shape.trainable(stage, LORA_RANK)
-    optimizer = 12 * trainable  # grad + two AdamW moments, fp32
-    per_token_layer = shape.activations_per_token_layer(seq_len)  # the family's formula
-    activations = tokens * shape.layers * per_token_layer * act_bytes
-    logits = 3 * tokens * shape.vocab_size * 4
-    overhead = 300 * 2**20  # the interpreter, torch and tokenizer themselves
-    return int(weights + optimizer + activations + logits + overhead)
 
 
 def choose_stage(stage: str, *, minutes: Optional[float], steps: Optional[int], shape: ModelShape,

@@ -11,10 +11,11 @@ laptop. The formula (bytes, fp32 on CPU)::
 
 P parameters, B batch, S sequence length, L layers, H hidden size, V vocabulary,
 heads = H / 64. T by stage: ``embeddings`` = V·H (·2 when the head is untied), ``lora`` =
-rank 16 adapters on the family's LoRA target projections of every layer (their real in/out sizes), ``full`` = P. The figure is computed by
-``kit.finetune.plan.estimate_memory`` itself (calibrated there to the
-7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU), so the two agree when given the
-same shape. When only P is known the shape is guessed from Llama proportions (H ≈ √(P/350),
+rank 16 adapters on the family's LoRA target projections of every layer (their real in/out sizes), ``full`` = P.
+:func:`estimate_memory` is the formula, from a model's :class:`~kit.models.shape.ModelShape` (the
+family gives the activations per token and layer); calibrated to the 7–9 GB RSS measured for
+SmolLM2-135M at 8×256 on CPU. ``kit.finetune.plan`` checks a run against it before the first step,
+and ``taalkit model list`` shows it, so the two agree. When only P is known the shape is guessed from Llama proportions (H ≈ √(P/350),
 L = 30, V = 32000): a rough figure, marked as such by the caller.
 """
 
@@ -23,8 +24,32 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import TaalkitError
+from .shape import LORA_RANK, ModelShape
 
 STAGES = ("embeddings", "lora", "full")
+
+
+def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str,
+                    shards: int = 1) -> int:
+    """Peak bytes for one training step: weights + grads + AdamW moments + activations + logits.
+
+    Activations use ~26·hidden + 2·heads·seq values per token per layer (the usual 34·hidden less
+    the dropout masks Llama-style models do not have; SDPA attention; fp32 on CPU, half on CUDA's
+    bf16 autocast), calibrated to the 7–9 GB RSS measured for SmolLM2-135M at 8×256 on CPU; the logits over the vocabulary are counted three times
+    (logits, log-softmax, their gradient), which dominates for small models with big vocabularies.
+    """
+    act_bytes = 2 if device.startswith("cuda") else 4
+    tokens = batch_size * seq_len
+    shards = max(1, int(shards))  # FSDP: each rank keeps 1/shards of weights, grads and moments ...
+    weights = 4 * shape.parameters // shards
+    trainable = shape.trainable(stage, LORA_RANK)
+    optimizer = 12 * trainable // shards  # grad + two AdamW moments, fp32
+    gathered = 4 * shape.parameters // max(1, shape.layers) if shards > 1 else 0  # ... plus one whole block
+    per_token_layer = shape.activations_per_token_layer(seq_len)  # the family's formula
+    activations = tokens * shape.layers * per_token_layer * act_bytes
+    logits = 3 * tokens * shape.vocab_size * 4
+    overhead = 300 * 2**20  # the interpreter, torch and tokenizer themselves
+    return int(weights + gathered + optimizer + activations + logits + overhead)
 
 
 def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int, *,
@@ -36,7 +61,6 @@ def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int
         raise TaalkitError(f"unknown fine-tuning stage {stage!r}; use one of {', '.join(STAGES)}")
     if param_count <= 0 or batch < 1 or seq_len < 1:
         raise TaalkitError("parameter count, batch and sequence length must be positive")
-    from ..finetune.plan import estimate_memory
     from .shape import guessed_shape
 
     shape = guessed_shape(int(param_count), vocab_size=vocab_size, hidden_size=hidden_size, layers=layers,

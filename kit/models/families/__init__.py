@@ -228,7 +228,7 @@ class Family:
 
     def activations_per_token_layer(self, shape: ModelShape, seq_len: int) -> int:
         """Values one layer keeps for backward per token: ~26·hidden + 2·heads·seq (SDPA, no
-        dropout masks), calibrated on SmolLM2-135M (see kit.finetune.plan.estimate_memory)."""
+        dropout masks), calibrated on SmolLM2-135M (see kit.models.memory.estimate_memory)."""
         return 26 * shape.hidden_size + 2 * shape.heads * seq_len
 
     def preferred_dtype(self, device: str) -> Optional[str]:
