@@ -49,20 +49,26 @@ BEGIN, END = "<!-- translation_quality:begin -->", "<!-- translation_quality:end
 
 # Training levers: the recipe (kit.finetune.plan.RECIPE_DEFAULTS keys) and the stage.
 CONFIGS = {
-    "plain": {"recipe": {"draft": False, "dictionary_examples": 0}, "stage": "embeddings"},
-    "draft": {"recipe": {"draft": True, "dictionary_examples": 0}, "stage": "embeddings"},
-    "draft+full": {"recipe": {"draft": True, "dictionary_examples": 0}, "stage": "full"},
-    "draft+dict": {"recipe": {"draft": True, "dictionary_examples": 4000}, "stage": "embeddings"},
+    "plain": {"recipe": {"draft": False, "dictionary_examples": 0, "memory": 0}, "stage": "embeddings"},
+    "draft": {"recipe": {"draft": True, "dictionary_examples": 0, "memory": 0}, "stage": "embeddings"},
+    "draft+memory": {"recipe": {"draft": True, "dictionary_examples": 0, "memory": 2}, "stage": "embeddings"},
+    "memory": {"recipe": {"draft": False, "dictionary_examples": 0, "memory": 2}, "stage": "embeddings"},
+    "draft+memory+full": {"recipe": {"draft": True, "dictionary_examples": 0, "memory": 2}, "stage": "full"},
+    "draft+memory+lora": {"recipe": {"draft": True, "dictionary_examples": 0, "memory": 2}, "stage": "lora"},
+    "draft+full": {"recipe": {"draft": True, "dictionary_examples": 0, "memory": 0}, "stage": "full"},
+    "draft+dict": {"recipe": {"draft": True, "dictionary_examples": 4000, "memory": 0}, "stage": "embeddings"},
 }
-# Decoding levers on each adapted model: (draft shown, guard, fallback, draft bias); None = as trained.
+# Decoding levers on each adapted model: Translator keyword arguments; {} = the kit's defaults, as trained.
 VARIANTS = {
-    "kit default": (None, True, True, None),
-    "no guard": (None, False, True, 0.0),
-    "no fallback": (None, True, False, 0.0),
-    "bias 3": (None, True, True, 3.0),
-    "bias 6": (None, True, True, 6.0),
-    "bias 6 no fallback": (None, True, False, 6.0),
-    "bias 6 no guard": (None, False, True, 6.0),
+    "kit default": {},
+    "no guard": {"guard": False},
+    "no fallback": {"fallback": False},
+    "no memory shown": {"memory": 0},
+    "memory fallback off": {"memory_fallback": False},
+    "bias 3": {"draft_bias": 3.0},
+    "bias 6": {"draft_bias": 6.0},
+    "bias 6 no fallback": {"draft_bias": 6.0, "fallback": False},
+    "bias 6 no guard": {"draft_bias": 6.0, "guard": False},
 }
 
 
@@ -194,19 +200,17 @@ def calibrate(root: Path, base: Path, stage: str) -> float:
 
 # -- scoring ----------------------------------------------------------------------------------
 def score(ws, pairs, system_fn) -> dict:
-    """chrF/chrF++ both directions; system_fn(text, to) -> (hypothesis, fell_back)."""
+    """chrF/chrF++ both directions; system_fn(texts, to) -> [(hypothesis, fell_back), ...]."""
     from kit.metrics import chrf
 
     out = {}
     for to, src_col in ((ws.target_lang, 0), (ws.source_lang, 1)):
-        hyps, refs, fell, echo = [], [], 0, 0
         started = time.perf_counter()
-        for pair in pairs:
-            hyp, fell_back = system_fn(pair[src_col], to)
-            hyps.append(hyp)
-            refs.append(pair[1 - src_col])
-            fell += int(fell_back)
-            echo += int(hyp.lower().startswith("translate to"))
+        results = system_fn([pair[src_col] for pair in pairs], to)
+        hyps = [h for h, _f in results]
+        refs = [pair[1 - src_col] for pair in pairs]
+        fell = sum(int(f) for _h, f in results)
+        echo = sum(int(h.lower().startswith("translate to")) for h in hyps)
         key = f"{ws.source_lang}->{to}" if to == ws.target_lang else f"{ws.target_lang}->{to}"
         out[key] = {"chrf": round(chrf(hyps, refs), 2), "chrf_pp": round(chrf(hyps, refs, word_order=2), 2),
                     "fallbacks": fell, "echoes": echo, "seconds": round(time.perf_counter() - started, 1),
@@ -214,18 +218,40 @@ def score(ws, pairs, system_fn) -> dict:
     return out
 
 
-def model_system(ws, gguf, draft, guard, fallback, bias=None):
+def model_system(ws, gguf, **levers):
+    """The kit's translator on ``gguf`` with decoding ``levers`` (Translator keywords), eight lines at
+    a time through kit.infer.batch, as ``taalkit eval`` runs it."""
+    from kit.infer.batch import BatchGenerator, translate_many
     from kit.infer.engine import load_llama
     from kit.infer.translate import Translator
 
-    translator = Translator(ws, llm=load_llama(gguf, n_ctx=1024), model_path=gguf, draft=draft, guard=guard,
-                            fallback=fallback, draft_bias=bias)
+    translator = Translator(ws, llm=load_llama(gguf, n_ctx=1024), model_path=gguf, **levers)
+    generator = BatchGenerator(translator.llm, n_seq=8, ctx_per_seq=1024)
 
-    def run(text, to):
-        result = translator.translate(text, to=to, glossary=False)
-        return " ".join(result.text.split()), result.fell_back
+    def run(texts, to):
+        results = translate_many(translator, texts, to=to, glossary=False, generator=generator)
+        return [(" ".join(r.text.split()), r.fell_back) for r in results]
 
     return run, translator
+
+
+def memory_system(ws):
+    """The translation memory alone: the translation of the most similar training pair (kit.infer.memory)."""
+    from kit.infer.memory import workspace_memory
+    from kit.infer.translate import direction
+
+    memories = {}
+
+    def run(texts, to):
+        src, tgt = direction(ws, to)
+        memory = memories.setdefault(to, workspace_memory(ws, src, tgt))
+        out = []
+        for text in texts:
+            best = memory.similar(text, 1)
+            out.append((best[0].target if best else "", False))
+        return out
+
+    return run
 
 
 def append_row(root: Path, row: dict) -> None:
@@ -243,11 +269,12 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=100)
     ap.add_argument("--budget", type=float, nargs="+", default=[10.0], help="CPU-equivalent minutes")
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--variants", default="kit default,no guard,no fallback",
+    ap.add_argument("--variants", default="kit default,no fallback,no memory shown,memory fallback off",
                     help="comma-separated names of VARIANTS, or 'all'")
     ap.add_argument("--eval-only", action="store_true",
                     help="score the variants on models already trained in <root> (no training)")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--no-gemma", action="store_true", help="leave the unadapted Gemma-3-270M rows out")
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--report", action="store_true")
     # internal: one training run in a child process
@@ -279,18 +306,28 @@ def main() -> None:
     if not args.no_baselines:
         lookups = {}
 
-        def wbw(text, to):
+        def wbw(texts, to):
             src = ws.target_lang if to == ws.source_lang else ws.source_lang
             lookups.setdefault(to, DictionaryLookup(ws, src, to))
-            return word_by_word(ws, text, source_lang=src, target_lang=to, lookup=lookups[to]), False
+            return [(word_by_word(ws, text, source_lang=src, target_lang=to, lookup=lookups[to]), False)
+                    for text in texts]
 
+        baseline = command + " --configs none"
         append_row(args.root, {**common, "system": "word by word", "scores": score(ws, pairs, wbw),
-                               "command": command + " --configs none"})
-        for draft, bias in ((False, 0.0), (True, 0.0), (True, 6.0)):
-            name = f"SmolLM2-135M unadapted{' + draft' if draft else ''}{f' + bias {bias:g}' if bias else ''}"
-            fn, _t = model_system(ws, default_model_gguf(), draft, True, draft, bias)
-            append_row(args.root, {**common, "system": name, "scores": score(ws, pairs, fn),
-                                   "command": command + " --configs none"})
+                               "command": baseline})
+        append_row(args.root, {**common, "system": "translation memory (closest training pair)",
+                               "scores": score(ws, pairs, memory_system(ws)), "command": baseline})
+        bases = [("SmolLM2-135M", default_model_gguf())]
+        gemma = _gemma_gguf()
+        if gemma is not None and not args.no_gemma:
+            bases.append(("Gemma-3-270M", gemma))
+        for base_name, gguf in bases:
+            for label, levers in (("", {"draft": False, "memory": 0, "fallback": False}),
+                                  (" + draft", {"draft": True, "memory": 0}),
+                                  (" + draft + memory", {"draft": True, "memory": 2})):
+                fn, _t = model_system(ws, gguf, **levers)
+                append_row(args.root, {**common, "system": f"{base_name} unadapted{label}",
+                                       "scores": score(ws, pairs, fn), "command": baseline})
 
     configs = [c for c in args.configs.split(",") if c in CONFIGS]
     variants = VARIANTS if args.variants == "all" else {v: VARIANTS[v] for v in args.variants.split(",")}
@@ -308,8 +345,8 @@ def main() -> None:
             from kit.workspace import Workspace
 
             cws = Workspace.open(ws_path)
-            for variant, (draft, guard, fallback, bias) in variants.items():
-                fn, _t = model_system(cws, trained["gguf"], draft, guard, fallback, bias)
+            for variant, levers in variants.items():
+                fn, _t = model_system(cws, trained["gguf"], **levers)
                 append_row(args.root, {
                     **common, "system": f"adapted: {config}", "variant": variant, "budget": budget,
                     "steps": steps, "train": {k: trained[k] for k in ("train_wall_s", "train_cpu_s", "bpc_start",
@@ -343,14 +380,25 @@ def eval_only(args, configs, variants, common, command) -> None:
                 continue
             cws = Workspace.open(ws_path)
             pairs = _pairs(args)
-            for variant, (draft, guard, fallback, bias) in variants.items():
-                fn, _t = model_system(cws, ggufs[-1], draft, guard, fallback, bias)
+            for variant, levers in variants.items():
+                fn, _t = model_system(cws, ggufs[-1], **levers)
                 append_row(args.root, {**common, "system": f"adapted: {config}", "variant": variant,
                                        "budget": budget, "steps": trained["steps"], "train": trained["train"],
                                        "load_start": load_avg(), "scores": score(cws, pairs, fn),
                                        "command": command + f" --configs {config} --budget {budget:g} "
                                                             f"--eval-only --variants '{variant}'"})
             cws.close()
+
+
+def _gemma_gguf():
+    """The embedded Gemma-3-270M GGUF when its packages are installed (joined once into the cache)."""
+    try:
+        from kit.models.embedded import find, gguf_path
+
+        return gguf_path(find("gemma3-270m"))
+    except Exception as err:  # not installed: the row is left out, with a note
+        log(f"no Gemma-3-270M row: {err}")
+        return None
 
 
 def _pairs(args):

@@ -4,9 +4,12 @@ Systems (each in both directions):
 - ``adapted`` / ``adapted+glossary``: the workspace's newest exported GGUF (or ``model_path``),
   without and with the dictionary glossary in the prompt;
 - ``source`` / ``source+glossary``: the unadapted SmolLM2 GGUF the kit ships, same prompts;
-- ``wordbyword``: the dictionary alone, word for word.
+- ``wordbyword``: the dictionary alone, word for word;
+- ``memory``: the workspace's translation memory alone (the translation of the most similar
+  training pair, kit.infer.memory).
 
-So a user sees what adaptation bought and what the glossary adds. Every score is stored in
+So a user sees what adaptation bought, what the glossary adds, and both parents the translator
+combines (dictionary and parallel text). Every score is stored in
 ``evaluations`` (one row per model, system, direction and metric) so runs can be compared.
 Runtime tier: llama.cpp only, no torch.
 """
@@ -16,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .errors import InputFormatError, TaalkitError
 from .metrics import chrf
@@ -25,7 +29,42 @@ from .progress import CancelToken, ProgressCallback, emit
 from .textio.files import iter_lines
 from .workspace import now
 
-SYSTEMS = ("adapted", "adapted+glossary", "source", "source+glossary", "wordbyword")
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the evaluation: which model translates (none: a lookup), with or without the glossary."""
+
+    name: str
+    model: Optional[str] = None  # "adapted" | "source"; None: no model, a lookup in the workspace
+    glossary: bool = False
+    needs: str = ""  # "dictionary" | "parallel text": what the workspace must hold for it to run
+
+    def lookup(self, ws, source: str, target: str) -> Callable[[str], str]:
+        """The model-free systems: text -> translation."""
+        if self.name == "wordbyword":
+            from .infer.glossary import DictionaryLookup
+            from .infer.wordbyword import word_by_word
+
+            lookup = DictionaryLookup(ws, source, target)
+            return lambda text: word_by_word(ws, text, source_lang=source, target_lang=target, lookup=lookup)
+        from .infer.memory import workspace_memory
+
+        memory = workspace_memory(ws, source, target)
+
+        def closest(text: str) -> str:
+            best = memory.similar(text, 1)
+            return best[0].target if best else ""
+
+        return closest
+
+
+SYSTEM_TABLE = {s.name: s for s in (
+    System("adapted", "adapted"), System("adapted+glossary", "adapted", glossary=True, needs="dictionary"),
+    System("source", "source"), System("source+glossary", "source", glossary=True, needs="dictionary"),
+    System("wordbyword", needs="dictionary"), System("memory", needs="parallel text"),
+)}
+SYSTEMS = tuple(SYSTEM_TABLE)
 #: Lines decoded together; bench/eval_speed.py measures the speed-up over one at a time.
 PARALLEL = 8
 DIRECTIONS = ("en->xx", "xx->en")
@@ -80,16 +119,18 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
     """
     from .infer.default_model import default_model_gguf, latest_export_gguf
     from .infer.engine import load_llama
-    from .infer.glossary import DictionaryLookup
     from .infer.translate import Translator
-    from .infer.wordbyword import word_by_word
 
-    unknown = [s for s in systems if s not in SYSTEMS]
+    unknown = [s for s in systems if s not in SYSTEM_TABLE]
     if unknown:
         raise TaalkitError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    chosen = [SYSTEM_TABLE[s] for s in systems]
     pairs = read_test_pairs(test_file, limit)
     dirs = [(d, *_resolve_direction(ws, d)) for d in directions]
-    has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
+    has = {"dictionary": bool(ws.db.execute("select 1 from entries limit 1").fetchone()),
+           "parallel text": bool(ws.db.execute(
+               "select 1 from segments where kind = 'parallel' and split = 'train' limit 1").fetchone()),
+           "": True}
 
     models: dict[str, Optional[Path]] = {}
     adapted = Path(model_path) if model_path else latest_export_gguf(ws)
@@ -98,60 +139,60 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
     models["adapted"] = adapted if adapted and adapted.is_file() else None
     if source_model_path:
         models["source"] = Path(source_model_path)
-    elif any(s.split("+")[0] == "source" for s in systems):  # the embedded model is optional otherwise
+    elif any(s.model == "source" for s in chosen):  # the embedded model is optional otherwise
         models["source"] = default_model_gguf()
 
     test_name = ws.relative(test_file)
     results: list[dict] = []
-    model_units = sum(len(pairs) for s in systems for _ in dirs if s != "wordbyword" and models.get(s.split("+")[0]))
+    model_units = sum(len(pairs) for s in chosen for _ in dirs if s.model and models.get(s.model))
     clock = _Clock(model_units)
-    total_units = len(systems) * len(dirs) * len(pairs)
+    total_units = len(chosen) * len(dirs) * len(pairs)
     done = 0
     translators: dict[str, Translator] = {}
     generators: dict = {}
     memo: dict[tuple, tuple[str, int]] = {}
     try:
-        for system in systems:
-            family = system.split("+")[0]
-            use_glossary = system.endswith("+glossary")
-            model = models.get(family)
+        for system in chosen:
+            model = models.get(system.model) if system.model else None
             for name, src, tgt in dirs:
-                row = {"system": system, "direction": f"{src}->{tgt}", "model": "", "n": len(pairs),
+                row = {"system": system.name, "direction": f"{src}->{tgt}", "model": "", "n": len(pairs),
                        "chrf": None, "chrf_pp": None, "seconds": 0.0, "glossary_entries": 0.0}
-                if family != "wordbyword" and model is None:
+                if system.model and model is None:
                     row["skipped"] = _no_export(ws)
-                elif (family == "wordbyword" or use_glossary) and not has_dictionary:
-                    row["skipped"] = "no dictionary in the workspace; import one with 'taalkit dict import'"
+                elif not has[system.needs]:
+                    row["skipped"] = _missing(system.needs)
                 if "skipped" in row:
                     results.append(row)
                     done += len(pairs)
-                    emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}: skipped")
+                    emit(progress, "evaluate", done, total_units, f"{system.name} {src}->{tgt}: skipped")
                     continue
                 started = time.perf_counter()
                 sources = [en if src == ws.source_lang else xx for en, xx in pairs]
                 refs = [xx if src == ws.source_lang else en for en, xx in pairs]
-                if family == "wordbyword":
-                    row["model"] = "dictionary"
-                    lookup = DictionaryLookup(ws, src, tgt)
+                if system.model is None:
+                    row["model"] = "dictionary" if system.needs == "dictionary" else "translation memory"
+                    translate_one = system.lookup(ws, src, tgt)
                     outputs = []
                     for text in sources:
                         if cancel is not None:
                             cancel.check()
-                        outputs.append((word_by_word(ws, text, source_lang=src, target_lang=tgt, lookup=lookup), 0))
+                        outputs.append((translate_one(text), 0))
                     done += len(pairs)
-                    emit(progress, "evaluate", done, total_units, f"{system} {src}->{tgt}", **clock.metrics())
+                    emit(progress, "evaluate", done, total_units, f"{system.name} {src}->{tgt}",
+                         **clock.metrics())
                 else:
                     row["model"] = ws.relative(model)
-                    if family not in translators:
-                        translators[family] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx), model_path=model)
+                    if system.model not in translators:
+                        translators[system.model] = Translator(ws, llm=load_llama(model, n_ctx=n_ctx),
+                                                               model_path=model)
                     base = done
 
-                    def tick(k: int, label=f"{system} {src}->{tgt}", base=base) -> None:
+                    def tick(k: int, label=f"{system.name} {src}->{tgt}", base=base) -> None:
                         first = clock.tick()
                         emit(progress, "evaluate", base + k, total_units, label, **clock.metrics(first))
 
-                    outputs = _model_outputs(translators[family], model, sources, tgt, use_glossary, memo,
-                                             parallel, generators, n_ctx, tick, cancel)
+                    outputs = _model_outputs(translators[system.model], model, sources, tgt, system.glossary,
+                                             memo, parallel, generators, n_ctx, tick, cancel)
                     done += len(pairs)
                 hyps = [h for h, _ in outputs]
                 n_entries = sum(e for _, e in outputs)
@@ -161,7 +202,7 @@ def evaluate(ws, test_file: os.PathLike | str, *, model_path: Optional[os.PathLi
                 row["glossary_entries"] = round(n_entries / len(pairs), 2)
                 row["examples"] = [{"source": s, "reference": r, "hypothesis": h}
                                    for s, r, h in zip(sources[:3], refs[:3], hyps[:3])]
-                _store(ws, row, test_name, use_glossary)
+                _store(ws, row, test_name, system.glossary)
                 results.append(row)
     finally:
         for generator in generators.values():
@@ -176,7 +217,7 @@ def _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel) -> list[d
     from .infer.perplexity import gguf_bits_per_char
 
     rows = []
-    families = list(dict.fromkeys(s.split("+")[0] for s in systems if s != "wordbyword"))
+    families = list(dict.fromkeys(SYSTEM_TABLE[s].model for s in systems if SYSTEM_TABLE[s].model))
     texts = [target for _source, target in pairs]
     for family in families:
         model = models.get(family)
@@ -192,6 +233,12 @@ def _bits_per_char_rows(ws, pairs, models, systems, test_name, cancel) -> list[d
             "details": json.dumps({"n": len(texts), "seconds": row["seconds"]}), "created_at": now()})
         rows.append(row)
     return rows
+
+
+def _missing(what: str) -> str:
+    if what == "dictionary":
+        return "no dictionary in the workspace; import one with 'taalkit dict import'"
+    return "no parallel text in the workspace; import some with 'taalkit corpus import'"
 
 
 def _no_export(ws) -> str:

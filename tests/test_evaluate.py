@@ -50,6 +50,18 @@ def test_word_by_word_scores_both_directions_and_stores_them(ws, test_tsv):
     assert all(r["model"] == "dictionary" and r["test_file"] for r in stored)
 
 
+def test_translation_memory_system_gives_the_closest_training_pair(ws, test_tsv):
+    (skipped,) = evaluate(ws, test_tsv, systems=("memory",), directions=("en->cy",))
+    assert "no parallel text" in skipped["skipped"]  # nothing imported yet: said, not crashed
+    ws.db["segments"].insert_all([
+        {"kind": "parallel", "source_text": "Open the file now", "target_text": "Agor y ffeil nawr", "split": "train"},
+        {"kind": "parallel", "source_text": "Send a message", "target_text": "Anfon neges", "split": "train"}])
+    results = {r["direction"]: r for r in evaluate(ws, test_tsv, systems=("memory",))}
+    assert [e["hypothesis"] for e in results["en->cy"]["examples"]] == ["Agor y ffeil nawr", "Anfon neges"]
+    assert [e["hypothesis"] for e in results["cy->en"]["examples"]] == ["Open the file now", "Send a message"]
+    assert results["en->cy"]["model"] == "translation memory" and 50 < results["en->cy"]["chrf"] < 100
+
+
 def test_models_with_and_without_glossary(ws, test_tsv):
     events = []
     results = evaluate(ws, test_tsv, systems=("adapted", "source", "source+glossary"), directions=("en->xx",),

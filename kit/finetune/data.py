@@ -27,12 +27,14 @@ from ..errors import WorkspaceError
 
 
 def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang: str,
-                        target_lang: str, drafts: Optional[Callable[[str, str, str], str]] = None) -> list[str]:
+                        target_lang: str, drafts: Optional[Callable[[str, str, str], str]] = None,
+                        examples: Optional[Callable[[str, str, str], list]] = None) -> list[str]:
     """Each pair as a chat exchange in both directions, through the model's chat template.
 
     Without a chat template the pair is written as a plain instruction line, so base models
     still learn the mapping. ``drafts(text, from_lang, into_lang)`` gives the word-by-word draft
-    shown in the request (kit.infer.wordbyword.draft_instruction), none when omitted.
+    shown in the request (kit.infer.wordbyword.draft_instruction), none when omitted;
+    ``examples(text, from_lang, into_lang)`` the translation-memory pairs shown (kit.infer.memory).
     """
     from ..langs import translation_instruction
     from ..infer.wordbyword import draft_instruction
@@ -42,9 +44,9 @@ def translation_prompts(tokenizer, pairs: Sequence[tuple[str, str]], source_lang
     for source, target in pairs:
         for text, answer, frm, into in ((source, target, source_lang, target_lang),
                                         (target, source, target_lang, source_lang)):
-            instruction = translation_instruction(text, into)
-            if drafts is not None:
-                instruction = draft_instruction(instruction, drafts(text, frm, into))
+            instruction = draft_instruction(translation_instruction(text, into),
+                                            drafts(text, frm, into) if drafts is not None else None,
+                                            examples(text, frm, into) if examples is not None else ())
             if template:
                 out.append(tokenizer.apply_chat_template(
                     [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}],
@@ -91,11 +93,14 @@ def gather_training_text(ws, tokenizer, *, translation: bool = True, heldout_lim
     if translation and settings["dictionary_examples"]:
         pairs = pairs + dictionary_examples(ws, int(settings["dictionary_examples"]))
     drafts = draft_maker(ws) if translation and settings["draft"] else None
+    memory = int(settings["memory"]) if translation else 0
+    examples = example_maker(ws, pairs, memory) if memory and pairs else None
     if translation:
         from ..infer.wordbyword import record_prompt
 
-        record_prompt(ws, draft=drafts is not None)
-    prompts = translation_prompts(tokenizer, pairs, ws.source_lang, ws.target_lang, drafts) if pairs else []
+        record_prompt(ws, draft=drafts is not None, memory=memory if examples is not None else 0)
+    prompts = translation_prompts(tokenizer, pairs, ws.source_lang, ws.target_lang, drafts,
+                                  examples) if pairs else []
     # Interleave so a short run sees both kinds of text, not only the first kind.
     documents = _interleave(texts, prompts)
     return TrainingText(documents, heldout[:heldout_limit], len(texts), len(prompts))
@@ -119,6 +124,21 @@ def draft_maker(ws) -> Optional[Callable[[str, str, str], str]]:
         return word_by_word(ws, text, source_lang=frm, target_lang=into, lookup=lookups[(frm, into)])
 
     return draft
+
+
+def example_maker(ws, pairs: Sequence[tuple[str, str]], k: int) -> Callable[[str, str, str], list]:
+    """``(text, from, into) -> the k most similar other training pairs`` (kit.infer.memory), so each
+    training request shows examples the way the translator will: never the pair itself, and never a
+    held-out text (``pairs`` are the training pairs only)."""
+    from ..infer.memory import TranslationMemory
+
+    memories = {(ws.source_lang, ws.target_lang): TranslationMemory(pairs),
+                (ws.target_lang, ws.source_lang): TranslationMemory([(t, s) for s, t in pairs])}
+
+    def examples(text: str, frm: str, into: str) -> list:
+        return memories[(frm, into)].similar(text, k, exclude=text)
+
+    return examples
 
 
 def dictionary_examples(ws, limit: int) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ AUTO_EMBEDDINGS_STEPS = 300
 RECIPE_DEFAULTS = {
     "draft": True,  # the word-by-word draft in every translation prompt (post-editing)
     "dictionary_examples": 0,  # up to this many dictionary entries as short translation pairs, both ways
+    "memory": 2,  # the most similar other training pairs shown in each request (kit.infer.memory)
 }
 
 
@@ -40,6 +41,59 @@ def recipe(ws) -> dict:
     out = dict(RECIPE_DEFAULTS)
     out.update({k: v for k, v in (ws.meta("recipe", None) or {}).items() if k in RECIPE_DEFAULTS})
     return out
+
+
+CUDA_HINT = ("install a CUDA build of torch (https://pytorch.org/get-started/locally/) on a machine with an "
+             "NVIDIA GPU, or use --device cpu")
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def require_device(name: Optional[str], purpose: str) -> str:
+    """The device to run ``purpose`` on (``auto`` resolved), or a one-line refusal naming what to install."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TaalkitError(f"{purpose} on --device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                           f"{CUDA_HINT}")
+    if name.startswith("cuda:"):
+        index = name.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise TaalkitError(f"{purpose} on --device {name}: torch sees {torch.cuda.device_count()} GPU(s), "
+                               f"numbered from cuda:0")
+    return resolve_device(name)
+
+
+def compute_dtype(device: str, precision: str = "auto"):
+    """The dtype forward passes run in: bf16 where the device supports it (CUDA since Ampere), else
+    fp32. ``bf16``/``fp32`` force one (on a CPU, bf16 is how a test walks the GPU's code path).
+    Weights stay fp32 either way (autocast: master weights and optimizer in fp32)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise TaalkitError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    kind = torch.device(device).type
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        if kind == "cuda" and not torch.cuda.is_bf16_supported():
+            raise TaalkitError(f"this GPU ({torch.cuda.get_device_name(torch.device(device))}) has no bf16; "
+                               f"use --precision fp32")
+        return torch.bfloat16
+    if kind == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def autocast(device: str, dtype):
+    """Autocast to ``dtype`` on ``device`` (nothing to do for fp32)."""
+    import contextlib
+
+    import torch
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
 def physical_cores() -> int:
@@ -101,14 +155,15 @@ class Plan:
         return asdict(self)
 
 
-def check_fits(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str, free: int) -> int:
+def check_fits(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str, free: int,
+               shards: int = 1) -> int:
     """Raise :class:`ResourceError` naming a smaller setting when the step would not fit in ``free``."""
-    need = estimate_memory(shape, stage, batch_size, seq_len, device)
+    need = estimate_memory(shape, stage, batch_size, seq_len, device, shards)
     if need <= 0.9 * free:
         return need
     where = "GPU memory" if device.startswith("cuda") else "memory"
     for b, s in _smaller_settings(batch_size, seq_len):
-        if estimate_memory(shape, stage, b, s, device) <= 0.9 * free:
+        if estimate_memory(shape, stage, b, s, device, shards) <= 0.9 * free:
             raise ResourceError(
                 f"fine-tuning ({stage}, batch {batch_size}×{seq_len}) needs about {human_bytes(need)} of "
                 f"{where}, {human_bytes(free)} free; try --batch-size {b} --seq-len {s}")

@@ -188,61 +188,13 @@ def translate_many(translator, texts: Sequence[str], *, to: str, glossary: bool 
                    on_done: Optional[Callable[[int], None]] = None) -> list:
     """:meth:`kit.infer.translate.Translator.translate` for many texts, decoded together.
 
-    Step for step what ``Translator.translate`` does for one text — the same draft, prompt,
-    token budget, guard processors, stop rule, clean-up and fallback, taken from the Translator
-    and kit.infer.translate — only the decoding is shared. ``bench/eval_speed.py`` compares the
-    chrF of both paths, so a drift between them shows.
+    The same :meth:`~kit.infer.translate.Translator.plan` (draft, memory examples, prompt, budget,
+    processors, stop rule) and :meth:`~kit.infer.translate.Translator.finish` (clean-up, fallback)
+    as one at a time; only the decoding is shared. ``bench/eval_speed.py`` compares the chrF of
+    both paths.
     """
-    from .translate import Translation, clean_output, degenerate, direction, stuck_in_loop
-
-    source, target = direction(translator.ws, to)
-    llm = translator.llm
-    plans = []
-    for text in texts:
-        draft = translator.word_by_word(text, to=to) if (getattr(translator, "draft", False)
-                                                         or getattr(translator, "fallback", False)) else ""
-        shown = draft if getattr(translator, "draft", False) else None
-        kwargs = {"draft": shown} if shown is not None else {}
-        prompt, gloss = translator.prompt(text, to=to, glossary=glossary, **kwargs)
-        n_text = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-        budget = min(512, 2 * n_text + 16)
-        notes = []
-        limit = generator.ctx_per_seq
-        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-        if n_prompt + budget > limit and gloss:
-            notes.append("glossary left out: the text is too long for the model's context with it")
-            prompt, gloss = translator.prompt(text, to=to, glossary=False, **kwargs)
-            n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-        if n_prompt + budget > limit:
-            budget = limit - n_prompt
-            if budget < 8:
-                raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
-                                   f"{limit}-token context); split it into shorter lines")
-        single_line = "\n" not in text.strip()
-        procs = translator._processors(text) if hasattr(translator, "_processors") else []
-        plans.append((text, draft, shown, prompt, gloss, budget, notes, single_line, procs))
-
-    def rule_for(single_line: bool) -> StopRule:
-        def rule(so_far: str, piece: str) -> bool:
-            return stuck_in_loop(so_far) or (single_line and "\n" in piece and (
-                so_far.count("\n") >= 3 or bool(clean_output(so_far, True))))
-        return rule
-
-    raws = generator.generate([p[3] for p in plans], [p[5] for p in plans],
-                              stop=[rule_for(p[7]) for p in plans], processors=[p[8] for p in plans],
+    plans = [translator.plan(text, to=to, glossary=glossary, n_ctx=generator.ctx_per_seq) for text in texts]
+    raws = generator.generate([p.prompt for p in plans], [p.budget for p in plans],
+                              stop=[p.stop_early for p in plans], processors=[p.processors for p in plans],
                               cancel=cancel, on_done=(lambda i, _t: on_done(i)) if on_done else None)
-    out = []
-    for (text, draft, shown, prompt, gloss, _budget, notes, single_line, _procs), raw_text in zip(plans, raws):
-        raw = clean_output(raw_text, single_line=single_line)
-        answer, fell_back = raw, False
-        if getattr(translator, "fallback", False) and draft:
-            why = degenerate(raw, draft, text)
-            if why:
-                answer, fell_back = draft, True
-                notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
-        t = Translation(answer, list(gloss.entries), source, target, translator.model_path, prompt, notes=notes)
-        for name, value in (("draft", shown or ""), ("raw", raw), ("fell_back", fell_back)):
-            if hasattr(t, name):
-                setattr(t, name, value)
-        out.append(t)
-    return out
+    return [translator.finish(plan, raw) for plan, raw in zip(plans, raws)]

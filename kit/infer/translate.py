@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
@@ -29,7 +29,8 @@ from ..textio.files import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
-from .wordbyword import DRAFT_LABEL, draft_instruction, uses_draft, word_by_word
+from .memory import FALLBACK_SIMILARITY, Match, TranslationMemory, workspace_memory
+from .wordbyword import DRAFT_LABEL, draft_instruction, prompt_recipe, word_by_word
 
 # Defaults chosen by bench/translation_quality.py (see bench/RESULTS.md, "translation_quality").
 GUARD_NGRAM = 4
@@ -52,6 +53,7 @@ class Translation:
     draft: str = ""  # the word-by-word draft the model was shown ("" when none)
     raw: str = ""  # the model's answer before the fallback (equal to text unless it fell back)
     fell_back: bool = False
+    examples: list[Match] = field(default_factory=list)  # translation-memory pairs shown in the request
 
 
 def direction(ws, to: str) -> tuple[str, str]:
@@ -71,37 +73,71 @@ def system_message(source: str, target: str, glossary: Glossary) -> str:
             f"with the {lang_name(target)} translation only.")
 
 
-def user_message(text: str, target: str, draft: Optional[str] = None) -> str:
+def user_message(text: str, target: str, draft: Optional[str] = None,
+                 examples: Sequence[Match] = ()) -> str:
     """Word for word the instruction kit.finetune trains on (``Translate to Welsh: …``, then the
-    word-by-word draft when there is one), so an adapted model is asked the way it learned."""
+    translation-memory examples and the word-by-word draft when there are any), so an adapted model
+    is asked the way it learned (kit.infer.wordbyword.draft_instruction builds it for both)."""
     from ..langs import translation_instruction
 
-    return draft_instruction(translation_instruction(text, lang_code(target)), draft)
+    return draft_instruction(translation_instruction(text, lang_code(target)), draft, examples)
 
 
 def translation_messages(text: str, source: str, target: str, glossary: Optional[Glossary],
-                         draft: Optional[str] = None) -> list[dict]:
+                         draft: Optional[str] = None, examples: Sequence[Match] = ()) -> list[dict]:
     """Without a glossary: the bare training-format turn (the template adds its default system prompt).
     With one: the glossary as the system message, before the same turn."""
-    messages = [{"role": "user", "content": user_message(text, target, draft)}]
+    messages = [{"role": "user", "content": user_message(text, target, draft, examples)}]
     if glossary:
         messages.insert(0, {"role": "system", "content": system_message(source, target, glossary)})
     return messages
 
 
+@dataclass
+class Plan:
+    """Everything decided about one translation before decoding: the one-at-a-time path
+    (:meth:`Translator.translate`) and the batched one (kit.infer.batch) share it, so they cannot drift."""
+
+    text: str
+    source: str
+    target: str
+    draft: str  # the word-by-word draft ("" when neither shown nor needed for the fallback)
+    shown: Optional[str]  # the draft as shown in the request (None: not shown)
+    examples: list[Match]  # translation-memory pairs shown in the request
+    best_match: Optional[Match]  # the closest pair, shown or not (the fallback may use it)
+    prompt: str
+    glossary: Glossary
+    budget: int  # most tokens the answer may take
+    single_line: bool
+    processors: list
+    notes: list[str] = field(default_factory=list)
+
+    def stop_early(self, so_far: str, piece: str) -> bool:
+        """Stop decoding: looping, or a one-line input whose one-line answer is complete."""
+        return stuck_in_loop(so_far) or (self.single_line and "\n" in piece and (
+            so_far.count("\n") >= 3 or bool(clean_output(so_far, True))))
+
+
 class Translator:
-    """One loaded model translating many texts (the model and dictionary lookups are reused)."""
+    """One loaded model translating many texts (the model, dictionary lookups and memory are reused)."""
 
     def __init__(self, ws, *, model_path: Optional[os.PathLike | str] = None, llm=None, n_ctx: int = 2048,
                  n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
-                 guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None) -> None:
-        """``draft`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.uses_draft).
-        The draft and the fallback need a dictionary; without one they are quietly off."""
+                 guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None,
+                 memory: Optional[int] = None, memory_fallback: bool = True) -> None:
+        """``draft`` / ``memory`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.prompt_recipe).
+        ``memory`` is how many translation-memory pairs the request shows (0: none). The draft and the
+        fallback need a dictionary, the memory parallel text; without them they are quietly off.
+        ``memory_fallback``: a failed answer falls back to the closest pair when it is close enough
+        (``FALLBACK_SIMILARITY``), else to the draft."""
         self.ws = ws
         has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
-        self.draft = (uses_draft(ws) if draft is None else bool(draft)) and has_dictionary
+        trained = prompt_recipe(ws)
+        self.draft = (trained["draft"] if draft is None else bool(draft)) and has_dictionary
+        self.memory = int(trained["memory"] if memory is None else memory)
         self.guard = bool(guard)
         self.fallback = bool(fallback) and has_dictionary
+        self.memory_fallback = bool(memory_fallback)
         self.draft_bias = DRAFT_BIAS if draft_bias is None else float(draft_bias)
         if llm is None:
             path = resolve_model(ws, model_path)
@@ -113,6 +149,7 @@ class Translator:
         self.template = ChatTemplate.from_llama(llm)
         self.max_entries = max_entries
         self._lookups: dict[tuple[str, str], DictionaryLookup] = {}
+        self._memories: dict[tuple[str, str], TranslationMemory] = {}
 
     def lookup(self, source: str, target: str) -> DictionaryLookup:
         key = (source, target)
@@ -120,17 +157,24 @@ class Translator:
             self._lookups[key] = DictionaryLookup(self.ws, source, target)
         return self._lookups[key]
 
+    def memory_for(self, source: str, target: str) -> TranslationMemory:
+        key = (source, target)
+        if key not in self._memories:
+            self._memories[key] = workspace_memory(self.ws, source, target)
+        return self._memories[key]
+
     def word_by_word(self, text: str, *, to: str) -> str:
         source, target = direction(self.ws, to)
         return word_by_word(self.ws, text, source_lang=source, target_lang=target,
                             lookup=self.lookup(source, target))
 
-    def prompt(self, text: str, *, to: str, glossary: bool = True, draft: Optional[str] = None) -> tuple[str, Glossary]:
+    def prompt(self, text: str, *, to: str, glossary: bool = True, draft: Optional[str] = None,
+               examples: Sequence[Match] = ()) -> tuple[str, Glossary]:
         source, target = direction(self.ws, to)
         gloss = build_glossary(self.ws, text, source_lang=source, target_lang=target,
                                max_entries=self.max_entries, lookup=self.lookup(source, target)) \
             if glossary else Glossary([], source, target)
-        return self.template.render(translation_messages(text, source, target, gloss, draft)), gloss
+        return self.template.render(translation_messages(text, source, target, gloss, draft, examples)), gloss
 
     def _processors(self, text: str, draft: str = "") -> list:
         """Fresh guard processors for one answer (they remember where the prompt ended)."""
@@ -150,49 +194,81 @@ class Translator:
             processors.append(BanFirst(ids))
         return processors
 
-    def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
-                  max_tokens: Optional[int] = None) -> Translation:
+    def plan(self, text: str, *, to: str, glossary: bool = True, max_tokens: Optional[int] = None,
+             n_ctx: Optional[int] = None) -> Plan:
+        """Draft, memory examples, prompt, token budget and processors for one text; ``n_ctx`` is the
+        context the answer must fit (the model's, or a batch slot's)."""
         source, target = direction(self.ws, to)
         draft = self.word_by_word(text, to=to) if (self.draft or self.fallback) else ""
         shown = draft if self.draft else None
-        prompt, gloss = self.prompt(text, to=to, glossary=glossary, draft=shown)
+        matches = self.memory_for(source, target).similar(text, max(self.memory, 1)) \
+            if (self.memory or self.memory_fallback and self.fallback) else []
+        examples = matches[:self.memory]
+        prompt, gloss = self.prompt(text, to=to, glossary=glossary, draft=shown, examples=examples)
         notes = []
-        n_ctx = self.llm.n_ctx()
-        n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        n_ctx = n_ctx or self.llm.n_ctx()
+
+        def count(prompt_text: str) -> int:
+            return len(self.llm.tokenize(prompt_text.encode("utf-8"), add_bos=True, special=True))
+
+        n_prompt = count(prompt)
         n_text = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
         budget = max_tokens or min(512, 2 * n_text + 16)
         if n_prompt + budget > n_ctx and gloss:
             # The glossary is the first thing to give up when the context is short.
             notes.append("glossary left out: the text is too long for the model's context with it")
+            prompt, gloss = self.prompt(text, to=to, glossary=False, draft=shown, examples=examples)
+            n_prompt = count(prompt)
+        if n_prompt + budget > n_ctx and examples:
+            notes.append("similar translations left out: the text is too long for the model's context with them")
+            examples = []
             prompt, gloss = self.prompt(text, to=to, glossary=False, draft=shown)
-            n_prompt = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+            n_prompt = count(prompt)
         if n_prompt + budget > n_ctx:
             budget = n_ctx - n_prompt
             if budget < 8:
                 raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
                                    f"{n_ctx}-token context); split it into shorter lines")
+        return Plan(text, source, target, draft, shown, examples, matches[0] if matches else None, prompt, gloss,
+                    budget, "\n" not in text.strip(), self._processors(text, draft if self.draft else ""), notes)
+
+    def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
+        """The answer from what the model generated: cleaned, and replaced when it is no translation —
+        by the closest memory pair when that is close enough, else by the word-by-word draft."""
+        raw = clean_output(generated, single_line=plan.single_line)
+        out, fell_back, notes = raw, False, list(plan.notes)
+        if self.fallback and plan.draft and not stopped:
+            why = degenerate(raw, plan.draft, plan.text)
+            if why:
+                fell_back = True
+                match = plan.best_match
+                if self.memory_fallback and match is not None and match.similarity >= FALLBACK_SIMILARITY:
+                    out = match.target
+                    notes.append(f"the model's answer was {why}: the translation of the most similar "
+                                 f"sentence in the workspace is given instead")
+                else:
+                    out = plan.draft
+                    notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
+        return Translation(out, list(plan.glossary.entries), plan.source, plan.target, self.model_path,
+                           plan.prompt, notes=notes, draft=plan.shown or "", raw=raw, fell_back=fell_back,
+                           examples=list(plan.examples), stopped=stopped)
+
+    def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
+                  max_tokens: Optional[int] = None) -> Translation:
+        plan = self.plan(text, to=to, glossary=glossary, max_tokens=max_tokens)
         stats = StreamStats()
         started = time.perf_counter()
-        single_line = "\n" not in text.strip()
-        stream = stream_tokens(self.llm, prompt, max_tokens=budget, stats=stats, temperature=0.0, cancel=cancel,
-                               logits_processors=self._processors(text, draft))
+        stream = stream_tokens(self.llm, plan.prompt, max_tokens=plan.budget, stats=stats, temperature=0.0,
+                               cancel=cancel, logits_processors=plan.processors)
         for piece in stream:
-            # A one-line input needs one line of answer: stop once it is complete, saving time.
-            if stuck_in_loop(stats.text) or single_line and "\n" in piece and (
-                    stats.text.count("\n") >= 3 or clean_output(stats.text, True)):
+            if plan.stop_early(stats.text, piece):  # saves time; the rest would be cut off anyway
                 stream.close()
                 stats.finish_reason = "stop"
                 break
-        raw = clean_output(stats.text, single_line=single_line)
-        out, fell_back = raw, False
-        if self.fallback and draft and stats.finish_reason != "stopped":
-            why = degenerate(raw, draft, text)
-            if why:
-                out, fell_back = draft, True
-                notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
-        return Translation(out, list(gloss.entries), source, target, self.model_path, prompt, stats.tokens,
-                           stats.tokens_per_s, time.perf_counter() - started, stats.finish_reason == "stopped",
-                           notes, draft=shown or "", raw=raw, fell_back=fell_back)
+        result = self.finish(plan, stats.text, stopped=stats.finish_reason == "stopped")
+        result.tokens, result.tokens_per_s = stats.tokens, stats.tokens_per_s
+        result.seconds = time.perf_counter() - started
+        return result
 
 
 # "Welsh:", "Translation:", "English translation:" — labels small models put before the answer.

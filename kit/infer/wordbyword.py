@@ -16,14 +16,16 @@ inference asks the way the model learned.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from .glossary import WORD_RE, DictionaryLookup
+from .memory import memory_lines
 
 DRAFT_LABEL = "Word by word"
 PROMPT_META = "translation_prompt"
 # Used when no fine-tune has said how it trained (the default recipe of kit.finetune.data).
 DEFAULT_DRAFT = True
+DEFAULT_MEMORY = 2  # translation-memory pairs per request (kit.finetune.plan RECIPE_DEFAULTS "memory")
 
 
 def word_by_word(ws, text: str, *, source_lang: str, target_lang: str,
@@ -43,19 +45,33 @@ def word_by_word(ws, text: str, *, source_lang: str, target_lang: str,
     return WORD_RE.sub(replace, text)
 
 
-def draft_instruction(instruction: str, draft: Optional[str]) -> str:
-    """The translation request with the word-by-word draft on a line of its own (none: unchanged)."""
-    if not draft or not draft.strip():
-        return instruction
-    return f"{instruction}\n{DRAFT_LABEL}: {' '.join(draft.split())}"
+def draft_instruction(instruction: str, draft: Optional[str], examples: Sequence = ()) -> str:
+    """The translation request: the instruction, then the translation-memory examples
+    (kit.infer.memory, ``Similar: source = target``), then the word-by-word draft, each on a line
+    of its own (none of them: the instruction unchanged)."""
+    lines = [instruction]
+    if examples:
+        lines.append(memory_lines(examples))
+    if draft and draft.strip():
+        lines.append(f"{DRAFT_LABEL}: {' '.join(draft.split())}")
+    return "\n".join(lines)
+
+
+def prompt_recipe(ws) -> dict:
+    """How this workspace's fine-tune asked for translations: ``{"draft": bool, "memory": int}``
+    (``memory``: translation-memory pairs per request). A workspace whose fine-tune recorded nothing
+    gets the defaults; one recorded before the memory existed was trained without it (0)."""
+    recorded = ws.meta(PROMPT_META, None)
+    if recorded is None:
+        return {"draft": DEFAULT_DRAFT, "memory": DEFAULT_MEMORY}
+    return {"draft": bool(recorded.get("draft", DEFAULT_DRAFT)), "memory": int(recorded.get("memory", 0))}
 
 
 def uses_draft(ws) -> bool:
     """Whether this workspace's translation prompt carries the draft (what its fine-tune trained on)."""
-    recorded = ws.meta(PROMPT_META, None) or {}
-    return bool(recorded.get("draft", DEFAULT_DRAFT))
+    return prompt_recipe(ws)["draft"]
 
 
-def record_prompt(ws, *, draft: bool) -> None:
+def record_prompt(ws, *, draft: bool, memory: int = 0) -> None:
     """Say how the fine-tune asked for translations, so ``kit.infer`` asks the same way."""
-    ws.set_meta(**{PROMPT_META: {"draft": bool(draft)}})
+    ws.set_meta(**{PROMPT_META: {"draft": bool(draft), "memory": int(memory)}})

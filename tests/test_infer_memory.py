@@ -1,0 +1,101 @@
+"""Translation memory: the workspace's parallel text as examples in the request and as a fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.infer.default_model import default_model_gguf
+from kit.infer.engine import load_llama
+from kit.infer.memory import FALLBACK_SIMILARITY, TranslationMemory, memory_lines, workspace_memory
+from kit.infer.translate import Translator
+from kit.infer.wordbyword import prompt_recipe, record_prompt
+
+PAIRS = [
+    ("Unable to load settings module", "Methu llwytho modiwl gosodiadau"),
+    ("Unable to load the address book", "Methu llwytho'r llyfr cyfeiriadau"),
+    ("Delete this message", "Dileu'r neges hon"),
+    ("Open the file", "Agor y ffeil"),
+    ("Notification settings", "Gosodiadau hysbysiadau"),
+]
+
+
+def test_the_closest_pair_comes_first_and_a_text_is_never_its_own_example():
+    memory = TranslationMemory(PAIRS)
+    best = memory.similar("Unable to load the settings module", 2)
+    assert [m.target for m in best] == ["Methu llwytho modiwl gosodiadau", "Methu llwytho'r llyfr cyfeiriadau"]
+    assert 0 < best[1].similarity < best[0].similarity <= 1
+    # Exact text: similarity 1, unless excluded (a training pair must not show itself).
+    assert memory.similar("Open the file", 1)[0].similarity == pytest.approx(1.0)
+    assert all(m.source != "Open the file" for m in memory.similar("Open the file", 3, exclude="open  the file"))
+    assert memory.similar("zzzz qqqq", 2) == []  # nothing alike: no examples rather than noise
+    assert memory_lines(best[:1]) == "Similar: Unable to load settings module = Methu llwytho modiwl gosodiadau"
+
+
+def test_workspace_memory_searches_either_side_of_the_training_pairs_only(workspace):
+    workspace.db["segments"].insert_all([
+        {"kind": "parallel", "source_text": s, "target_text": t, "split": "train"} for s, t in PAIRS
+    ] + [{"kind": "parallel", "source_text": "Secret held-out line", "target_text": "Llinell gudd", "split": "heldout"}])
+    forward = workspace_memory(workspace, "en", "cy")
+    backward = workspace_memory(workspace, "cy", "en")
+    assert forward.similar("Delete the message", 1)[0].target == "Dileu'r neges hon"
+    assert backward.similar("Dileu neges", 1)[0].target == "Delete this message"
+    assert all("held-out" not in m.source for m in forward.similar("Secret held-out line", 5))
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return load_llama(default_model_gguf(), n_ctx=512, n_threads=1)
+
+
+@pytest.fixture
+def ws(workspace):
+    workspace.db["dictionaries"].insert({"id": 1, "name": "test"})
+    workspace.db["entries"].insert_all([
+        {"dictionary_id": 1, "headword": w, "translation": t, "headword_lang": "en", "translation_lang": "cy"}
+        for w, t in (("open", "agor"), ("file", "ffeil"), ("unable", "analluog"), ("settings", "gosodiadau"))])
+    workspace.db["segments"].insert_all([
+        {"kind": "parallel", "source_text": s, "target_text": t, "split": "train"} for s, t in PAIRS])
+    return workspace
+
+
+def test_the_request_shows_the_similar_pairs_as_the_fine_tune_recorded(ws, llm):
+    assert prompt_recipe(ws) == {"draft": True, "memory": 2}  # nothing recorded: the defaults
+    result = Translator(ws, llm=llm).translate("Unable to load settings", to="cy", glossary=False, max_tokens=4)
+    assert ("Translate to Welsh: Unable to load settings\n"
+            "Similar: Unable to load settings module = Methu llwytho modiwl gosodiadau\n"
+            "Similar: Unable to load the address book = Methu llwytho'r llyfr cyfeiriadau\n"
+            "Word by word: Analluog to load gosodiadau<|im_end|>") in result.prompt
+    assert [m.target for m in result.examples][:1] == ["Methu llwytho modiwl gosodiadau"]
+    record_prompt(ws, draft=True)  # a model fine-tuned before the memory existed is asked without it
+    assert prompt_recipe(ws) == {"draft": True, "memory": 0}
+    plain = Translator(ws, llm=llm).translate("Unable to load settings", to="cy", glossary=False, max_tokens=4)
+    assert "Similar:" not in plain.prompt and plain.examples == []
+
+
+def test_a_failed_answer_falls_back_to_a_close_pair_before_the_draft(ws, llm):
+    translator = Translator(ws, llm=llm)
+    text = "Unable to load the settings module"  # close to a pair
+    assert translator.memory_for("en", "cy").similar(text, 1)[0].similarity >= FALLBACK_SIMILARITY
+    result = translator.translate(text, to="cy", glossary=False, max_tokens=1)  # one token: no translation
+    assert result.fell_back and result.text == "Methu llwytho modiwl gosodiadau"
+    assert "most similar sentence" in result.notes[-1]
+    far = translator.translate("Open it, then open it again and again", to="cy", glossary=False, max_tokens=1)
+    assert far.fell_back and far.text == far.draft  # nothing close enough: the dictionary's draft
+    off = Translator(ws, llm=llm, memory_fallback=False).translate(text, to="cy", glossary=False, max_tokens=1)
+    assert off.fell_back and off.text == off.draft
+
+
+def test_training_requests_show_other_pairs_never_their_own(ws):
+    from kit.finetune.data import example_maker, translation_prompts
+
+    examples = example_maker(ws, PAIRS, 1)
+
+    class Plain:  # no chat template: the plain instruction line kit.finetune writes for base models
+        chat_template = None
+
+    prompts = translation_prompts(Plain(), PAIRS[:1], "en", "cy", examples=examples)
+    assert prompts[0] == ("Translate to Welsh: Unable to load settings module\n"
+                          "Similar: Unable to load the address book = Methu llwytho'r llyfr cyfeiriadau\n"
+                          "Methu llwytho modiwl gosodiadau")
+    assert prompts[1].startswith("Translate to English: Methu llwytho modiwl gosodiadau\n"
+                                 "Similar: Methu llwytho'r llyfr cyfeiriadau = Unable to load the address book\n")
