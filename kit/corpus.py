@@ -254,3 +254,20 @@ def _nfc(text: str) -> str:
 
 def _stored_path(ws: Workspace, path: str) -> str:
     return ws.relative(path)
+
+
+# -- single segments (for ``transtokenize explain``) ------------------------------------------
+
+
+def segment_pair(ws: Workspace, segment_id: int) -> Optional[tuple[str, str]]:
+    """``(source, target)`` of one segment, or None."""
+    row = ws.db.execute("select source_text, target_text from segments where id = ?", [segment_id]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def pairs_containing(ws: Workspace, target: str, source: str, limit: int = 200) -> list[tuple[int, str, str]]:
+    """``(segment id, source, target)`` of parallel segments whose sides contain ``source`` and
+    ``target`` (case-insensitive, anywhere), at most ``limit``."""
+    return [(i, s, t) for i, s, t in ws.db.execute(
+        "select id, source_text, target_text from segments where kind = 'parallel' and target_text like ? "
+        "and source_text like ? limit ?", [f"%{target}%", f"%{source}%", limit])]

@@ -27,6 +27,7 @@ from .langs import language_name
 from .errors import TaalkitError
 from .fsutil import atomic_path, human_bytes
 from .progress import CancelToken, ProgressCallback, emit
+from .shipped import data_root
 from .workspace import Workspace
 
 STAGE = "demo"
@@ -69,18 +70,6 @@ class DemoSettings:
     eval_systems: tuple[str, ...] = ("adapted", "adapted+glossary", "source", "wordbyword")
     eval_directions: tuple[str, ...] = ("en->xx",)
     chat_tokens: int = 60
-
-
-def data_root() -> Path:
-    """The shipped demo data: ``$TAALKIT_DATA`` or the repository's ``data/`` folder."""
-    env = os.environ.get("TAALKIT_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parent.parent / "data", Path.cwd() / "data"]
-    for path in candidates:
-        if (path / "cy").is_dir():
-            return path
-    raise TaalkitError("the demo data folder is missing; run the demo from a taalkit checkout "
-                       "or set TAALKIT_DATA to the folder holding cy/, fy/ and af/")
 
 
 def demo_data(lang: str, root: Optional[Path] = None) -> DemoData:

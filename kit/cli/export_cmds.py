@@ -75,30 +75,21 @@ def _list_quants(ws, model_name, as_json: bool) -> None:
 
 
 def _verify_file(ctx, path: Path, model_name, as_json: bool) -> None:
-    """Find the model a GGUF came from (the exports table), then run the checks."""
+    """Check a GGUF against the model it came from (kit.gguf.exported_model), or alone without a workspace."""
     from ..errors import WorkspaceError
-    from ..gguf import heldout_texts, verify_gguf
+    from ..gguf import exported_model, verify_export, verify_gguf
 
-    hf_dir, texts, reference = None, None, None
     try:
         ws = open_workspace(ctx)
     except WorkspaceError:
         ws = None
         click.echo("no workspace: checking that llama.cpp loads and runs the file only", err=True)
     if ws is not None:
-        row = None
-        if model_name is None:
-            hits = list(ws.db.query("select model_id from exports where path in (?, ?) order by id desc limit 1",
-                                    [ws.relative(path), str(path.resolve())]))
-            if hits:
-                row = ws.model(int(hits[0]["model_id"]))
-        row = row or ws.model(model_name)
-        hf_dir = ws.model_dir(row)
-        texts = heldout_texts(ws)
-        f16 = ws.gguf_dir / f"{row['name']}-F16.gguf"
-        reference = f16 if f16.exists() else None
+        row = exported_model(ws, path, model_name)
         click.echo(f"verifying {path.name} against model {row['name']}", err=True)
-    report = verify_gguf(path, hf_dir, texts, reference=reference, progress=ProgressPrinter())
+        report = verify_export(ws, path, row, progress=ProgressPrinter())
+    else:
+        report = verify_gguf(path, None, None, reference=None, progress=ProgressPrinter())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

@@ -204,12 +204,6 @@ def _report_segment(result, label: Optional[str], no_glossary: bool) -> None:
                 dim=True, err=True)
 
 
-def _default_test_file(ws) -> Optional[Path]:
-    repo_data = Path(__file__).resolve().parents[2] / "data"
-    candidate = repo_data / ws.target_lang / f"test_{ws.source_lang}_{ws.target_lang}.tsv"
-    return candidate if candidate.is_file() else None
-
-
 @main.command("eval")
 @click.option("--test", "test_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Held-out TSV 'source<TAB>target' (default: the shipped test set for this language).")
@@ -238,7 +232,9 @@ def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, parallel, w
     from ..evaluate import DIRECTIONS, PARALLEL, SYSTEMS, _resolve_direction, evaluate, read_test_pairs
 
     ws = open_workspace(ctx)
-    test_file = test_file or _default_test_file(ws)
+    from ..shipped import test_file as shipped_test_file
+
+    test_file = test_file or shipped_test_file(ws.source_lang, ws.target_lang)
     if test_file is None:
         raise TaalkitError("no test set: pass --test FILE.tsv (source<TAB>target per line)")
     directions = directions or DIRECTIONS

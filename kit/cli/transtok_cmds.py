@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import main
@@ -43,7 +41,9 @@ def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: 
         click.echo(_compare_table(rows))
         return
     row = transtokenize(ws, method=method, progress=ProgressPrinter(), **options)
-    stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
+    from ..transtok.explain import mapping_stats
+
+    stats = mapping_stats(ws)
     click.echo(f"wrote {row['path']}  (vocab {row['vocab_size']}, method {method})")
     click.echo(_bits_line(stats))
     click.echo(_summary(stats))
@@ -112,24 +112,8 @@ def explain_cmd(ctx: click.Context, token: str, method: str, top: int) -> None:
 
 def _not_one_token(ws, method: str, word: str) -> str:
     """Say how the target tokenizer splits a word that is not one token, so the user can pick a piece."""
-    from transformers import AutoTokenizer
+    from ..transtok.explain import word_pieces
 
-    row = ws.db.execute("select path from models where name = ?", [f"transtok-{method}"]).fetchone()
-    tok = AutoTokenizer.from_pretrained(ws.root / row[0], local_files_only=True)
-    pieces = tok.tokenize(" " + word.strip())
+    pieces = word_pieces(ws, method, word)
     return (f"{word!r} is not a token of the target tokenizer; it splits ' {word.strip()}' into "
             f"{' '.join(pieces)} — explain one of those")
-
-
-def _short(text: str, width: int = 90) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _example_text(ws, kind: str, row_id: int) -> str:
-    if kind == "dictionary":
-        r = ws.db.execute("select headword, translation from entries where id = ?", [row_id]).fetchone()
-        return f"entry {row_id}: {r[0]} ⇄ {r[1]}" if r else f"entry {row_id}"
-    if kind == "parallel":
-        r = ws.db.execute("select source_text, target_text from segments where id = ?", [row_id]).fetchone()
-        return f"segment {row_id}: {_short(r[0])!r} ⇄ {_short(r[1])!r}" if r else f"segment {row_id}"
-    return f"row {row_id}"

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..workspace import Workspace
 
 
@@ -45,3 +47,16 @@ def words_in(ws: Workspace, lang: str) -> list[str]:
 def has_entries(ws: Workspace) -> bool:
     """Whether the workspace holds any dictionary entry."""
     return bool(ws.db.execute("select 1 from entries limit 1").fetchone())
+
+
+def entry_pair(ws: Workspace, entry_id: int) -> Optional[tuple[str, str]]:
+    """``(headword, translation)`` of one entry, or None."""
+    row = ws.db.execute("select headword, translation from entries where id = ?", [entry_id]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def entries_containing(ws: Workspace, word: str, limit: int = 200) -> list[tuple[int, str, str]]:
+    """``(entry id, headword, translation)`` of entries with ``word`` in either side, at most ``limit``."""
+    return [(i, h, t) for i, h, t in ws.db.execute(
+        "select id, headword, translation from entries where headword like ? or translation like ? limit ?",
+        [f"%{word}%", f"%{word}%", limit])]

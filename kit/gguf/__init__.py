@@ -19,7 +19,8 @@ from typing import Optional, Union
 from ..errors import TaalkitError, WorkspaceError
 from ..progress import CancelToken, ProgressCallback
 
-__all__ = ["export_model", "verify_gguf", "list_quants", "model_card", "heldout_texts"]
+__all__ = ["export_model", "verify_gguf", "verify_export", "exported_model", "reference_path", "list_quants",
+           "model_card", "heldout_texts"]
 VERIFY_TEXTS = 40  # held-out texts an export is checked on
 
 
@@ -63,6 +64,30 @@ def heldout_texts(ws, limit: int = VERIFY_TEXTS) -> list[str]:
     from ..corpus import heldout_texts as corpus_heldout_texts
 
     return corpus_heldout_texts(ws, limit)
+
+
+def reference_path(ws, row: dict) -> Path:
+    """The F16 GGUF of model ``row`` that quantized exports are made from and compared with."""
+    return ws.gguf_dir / f"{row['name']}-F16.gguf"
+
+
+def exported_model(ws, path: os.PathLike | str, model: Union[None, str, int, dict] = None) -> dict:
+    """The model a GGUF file was exported from (its ``exports`` row), else ``model`` (default: the
+    current one), for checking the file against."""
+    path = Path(path)
+    rows = list(ws.db.query("select model_id from exports where path in (?, ?) "
+                            "order by created_at desc, id desc limit 1", [ws.relative(path), str(path.resolve())]))
+    found = ws.model_by_id(rows[0]["model_id"]) if rows and model is None else None
+    return found or ws.model(model)
+
+
+def verify_export(ws, path: os.PathLike | str, row: dict, *, progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[CancelToken] = None) -> dict:
+    """:func:`verify_gguf` of a GGUF against model ``row``: its weights, the held-out texts, and its F16
+    reference when there is one."""
+    reference = reference_path(ws, row)
+    return verify_gguf(path, ws.model_dir(row), heldout_texts(ws), reference=reference if reference.exists() else None,
+                       progress=progress, cancel=cancel)
 
 
 def list_quants(model_dir: os.PathLike | str) -> list[dict]:
@@ -133,7 +158,7 @@ def export_model(ws, *, model: Union[None, str, int, dict] = None, quant: str = 
         write_gguf(model_dir, target, out_type=quant, card=card, progress=progress, cancel=cancel)
         quant_info = None
     else:
-        reference = ws.gguf_dir / f"{stem}-F16.gguf"
+        reference = reference_path(ws, row)
         if not _fresh(reference, model_dir):
             write_gguf(model_dir, reference, out_type="F16", card=card, progress=progress, cancel=cancel)
         quant_info = quantize_gguf(reference, target, quant, progress=progress, cancel=cancel)
