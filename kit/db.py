@@ -221,7 +221,7 @@ def connect(path: Path | str, *, create: bool = False) -> Database:
     path = Path(path)
     exists = path.exists() and path.stat().st_size > 0
     if not exists and not create:
-        raise WorkspaceError(f"{path}: the database is empty; create a workspace with 'taalkit init'")
+        raise WorkspaceError(f"{path}: the database is empty", next_step="create_workspace")
     read_only = exists and not _writable(path)
     # SQLite itself checks the file's magic header (SQLITE_NOTADB) before it writes anything. The
     # header must not be read with Python's open(): closing that descriptor drops every POSIX lock

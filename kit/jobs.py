@@ -58,7 +58,7 @@ class JobEnd:
 
     returncode: int
     log_path: Path
-    error: Optional[str] = None  # the message of its last 'error:' line, if any
+    error: Optional[tuple[str, str, Optional[str]]] = None  # (class, message, next step) it reported
 
 
 class StageJob:
@@ -74,7 +74,7 @@ class StageJob:
         self.extra_env = dict(env or {})
         self.process: Optional[subprocess.Popen] = None
         self._interrupted = False
-        self._error: Optional[tuple[str, str]] = None  # (class name, message) the child reported
+        self._error: Optional[tuple[str, str, Optional[str]]] = None  # (class, message, next step) from the child
 
     @property
     def argv(self) -> list[str]:
@@ -174,15 +174,19 @@ def _lower_priority(pid: int) -> None:
         pass
 
 
-def _last_error(log_path: Path) -> Optional[tuple[str, str]]:
-    """(class name, message) of the child's last ``error:`` line (the CLI's one-line error)."""
+def _last_error(log_path: Path) -> Optional[tuple[str, str, Optional[str]]]:
+    """(class name, message, None) of the child's last ``error:`` line (the CLI's one-line error).
+
+    Only when the child wrote no JSON error line (a crash before the CLI's handler): that line is
+    already in the CLI's words, so it carries no next step for the app to word again.
+    """
     try:
         lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
     for line in reversed(lines):
         if line.startswith("error: "):
-            return "TaalkitError", line[len("error: "):].strip()
+            return "TaalkitError", line[len("error: "):].strip(), None
     return None
 
 
@@ -202,15 +206,18 @@ def _crashed(log_path: Path) -> bool:
         return False
 
 
-def _make_error(name: str, message: str) -> TaalkitError:
-    """The child's error again, as its own class when ``kit.errors`` has it (so each face words it)."""
+def _make_error(name: str, message: str, next_step: Optional[str] = None) -> TaalkitError:
+    """The child's error again, as its own class when ``kit.errors`` has it, with its next step
+    (so the app words what to do in its own way, not the CLI's)."""
+    if next_step not in errors.NEXT_STEPS:
+        next_step = None
     cls = getattr(errors, name, None)
     if isinstance(cls, type) and issubclass(cls, TaalkitError):
         try:
-            return cls(message)
+            return cls(message, next_step=next_step)
         except TypeError:  # a class with its own arguments (InputFormatError): the message still says it
             pass
-    return TaalkitError(message)
+    return TaalkitError(message, next_step=next_step)
 
 
 @atexit.register

@@ -110,16 +110,18 @@ ERROR_KIND = "taalkit.error"
 
 
 def error_to_json_line(error: BaseException) -> str:
-    """A :class:`~kit.errors.TaalkitError` as one JSON line: its class name and its message."""
+    """A :class:`~kit.errors.TaalkitError` as one JSON line: its class name, message and next step."""
     import json
 
-    return json.dumps({"kind": ERROR_KIND, "class": type(error).__name__, "message": str(error)},
-                      ensure_ascii=False)
+    return json.dumps({"kind": ERROR_KIND, "class": type(error).__name__, "message": str(error),
+                       "next_step": getattr(error, "next_step", None)}, ensure_ascii=False)
 
 
-def error_from_json_line(line: str) -> Optional[tuple[str, str]]:
-    """(class name, message) from a line :func:`error_to_json_line` wrote, else None."""
+def error_from_json_line(line: str) -> Optional[tuple[str, str, Optional[str]]]:
+    """(class name, message, next step id or None) from a line :func:`error_to_json_line` wrote, else None."""
     payload = _payload(line, ERROR_KIND)
     if payload is None:
         return None
-    return str(payload.get("class") or "TaalkitError"), str(payload.get("message") or "")
+    step = payload.get("next_step")
+    return (str(payload.get("class") or "TaalkitError"), str(payload.get("message") or ""),
+            str(step) if step else None)

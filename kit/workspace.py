@@ -82,10 +82,7 @@ class Workspace:
     def open(cls, root: os.PathLike | str) -> "Workspace":
         root = Path(root).expanduser().resolve()
         if not (root / DB_NAME).exists():
-            raise WorkspaceError(
-                f"{root} is not a taalkit workspace (no {DB_NAME}); create one with "
-                f"'taalkit init {root} --source en --target xx'"
-            )
+            raise WorkspaceError(f"{root} is not a taalkit workspace (no {DB_NAME})", next_step="create_workspace")
         ws = cls(root, connect(root / DB_NAME))
         if not ws.db.read_only:  # a workspace on a read-only medium is read as it is
             ws._ensure_dirs()
@@ -219,7 +216,7 @@ class Workspace:
         if ref is None:
             row = self.current_model()
             if row is None:
-                raise WorkspaceError(missing or "the workspace has no model yet; add one with 'taalkit model add'")
+                raise WorkspaceError(missing or "the workspace has no model yet", next_step="add_model")
             return row
         row = self.model_by_id(ref) if isinstance(ref, int) else self.model_by_name(ref)
         if row is None:
@@ -326,7 +323,7 @@ class Workspace:
         if ref is None:
             row = self.latest_tokenizer()
             if row is None:
-                raise WorkspaceError(missing or "the workspace has no trained tokenizer yet; run 'taalkit tokenizer train'")
+                raise WorkspaceError(missing or "the workspace has no trained tokenizer yet", next_step="train_tokenizer")
             return row
         rows = list(self.db.query("select * from tokenizers where name = ? order by created_at desc, id desc",
                                   [str(ref)]))

@@ -37,7 +37,9 @@ class TaalkitGroup(click.Group):
                 from ..progress import error_to_json_line
 
                 click.echo(error_to_json_line(err))
-            click.secho(f"error: {err}", fg="red", err=True)
+            from .next_steps import say
+
+            click.secho(f"error: {say(err)}", fg="red", err=True)
             ctx.exit(err.exit_code)
         except sqlite3.Error as err:  # a busy, read-only or damaged workspace: one line from kit.db
             from ..db import user_message

@@ -152,8 +152,7 @@ def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume,
         ws.db.execute("update runs set status = 'running', step = ? where id = ?", [resumed_from, run_id])
         ws.db.conn.commit()
     else:
-        model_row = ws.model(model, missing="the workspace has no model to fine-tune; add one with "
-                             "'taalkit model add' and trans-tokenize it with 'taalkit transtokenize'")
+        model_row = ws.model(model, missing="the workspace has no model to fine-tune")
         config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
                           batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
                           checkpoint_every=checkpoint_every, seed=seed, processes=group.world,

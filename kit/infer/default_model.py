@@ -33,7 +33,7 @@ def resolve_model(ws, model_path: Optional[os.PathLike | str] = None) -> Path:
         current = ws.current_model() if ws is not None else None
         what = f"the current model {current['name']} has no GGUF export yet" if current else \
             "this workspace has no exported model yet"
-        raise WorkspaceError(f"{what}; run 'taalkit export' or pass --model FILE.gguf")
+        raise WorkspaceError(what, next_step="choose_gguf")
     if not path.is_file():
-        raise WorkspaceError(f"the newest export {path} is missing on disk; export again or pass --model")
+        raise WorkspaceError(f"the newest export {path} is missing on disk", next_step="choose_gguf")
     return path

@@ -48,7 +48,7 @@ def load_llama(path: os.PathLike | str, *, n_ctx: int = DEFAULT_N_CTX, n_threads
         raise TaalkitError(f"{path}: no such GGUF file")
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
-            raise TaalkitError(f"{path}: not a GGUF file (bad magic); export the model with 'taalkit export'")
+            raise TaalkitError(f"{path}: not a GGUF file (bad magic)", next_step="export")
     threads = n_threads or physical_cores()
     try:
         return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,

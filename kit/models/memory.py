@@ -66,3 +66,23 @@ def estimate_finetune_ram(param_count: int, stage: str, batch: int, seq_len: int
     shape = guessed_shape(int(param_count), vocab_size=vocab_size, hidden_size=hidden_size, layers=layers,
                           tied=tied, intermediate_size=intermediate_size)
     return estimate_memory(shape, stage, batch, seq_len, "cpu")
+
+
+#: What llama.cpp needs besides the weights to chat: the context (2048 tokens) and its runtime.
+CHAT_OVERHEAD_BYTES = 150_000_000
+
+
+def estimate_gguf_bytes(param_count: int, quant: str) -> int:
+    """A GGUF's size from the parameter count alone: parameters × the type's bits per weight.
+
+    The rough figure before the tensor shapes are read; ``kit.gguf.quantize.expected_size`` gives
+    the exact one from the shapes (with the tensors a type cannot hold kept bigger).
+    """
+    from ..gguf.quantize import quant_type
+
+    return int(param_count * quant_type(quant).bits / 8)
+
+
+def estimate_chat_ram(param_count: int, quant: str = "Q8_0") -> int:
+    """RAM to chat with the model exported as ``quant``: its GGUF plus llama.cpp's context and runtime."""
+    return estimate_gguf_bytes(param_count, quant) + CHAT_OVERHEAD_BYTES

@@ -126,7 +126,7 @@ def _has_byte_level(pre: Optional[dict]) -> bool:
 def source_tokenizer_folder(ws: Workspace) -> Path:
     row = ws.latest_model("source")
     if row is None:
-        raise WorkspaceError("the workspace has no source model yet; add one with 'taalkit model add default'")
+        raise WorkspaceError("the workspace has no source model yet", next_step="add_model")
     return ws.model_dir(row)
 
 

@@ -203,7 +203,7 @@ def _resolve_source(ws: Workspace, source_model) -> tuple[Optional[dict], Path]:
     if source_model is None:
         row = ws.latest_model("source")
         if row is None:
-            raise WorkspaceError("no source model in this workspace; add one with 'taalkit model add'")
+            raise WorkspaceError("no source model in this workspace", next_step="add_model")
         return row, ws.model_dir(row)
     if not isinstance(source_model, dict) and Path(source_model).exists():
         return None, Path(source_model)
@@ -215,8 +215,7 @@ def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
     """The target tokenizer: a row, a tokenizer name, or a folder; by default the newest one."""
     if tokenizer is not None and not isinstance(tokenizer, dict) and Path(tokenizer).exists():
         return None, Path(tokenizer)
-    row = ws.tokenizer(tokenizer, missing="no target tokenizer in this workspace; train one with "
-                                          "'taalkit tokenizer train'")
+    row = ws.tokenizer(tokenizer, missing="no target tokenizer in this workspace")
     return row, ws.path_of(row)
 
 
