@@ -169,6 +169,10 @@ class Workspace:
         return list(self.db.query(f"select * from models where {where} "
                                   "order by created_at desc, id desc", list(args)))
 
+    def models(self) -> list[dict]:
+        """Every model row, in the order they were added."""
+        return list(self.db.query("select * from models order by id"))
+
     def latest_model(self, *roles: str) -> Optional[dict]:
         """The newest model row with one of ``roles`` (in preference order), or None.
 
@@ -220,7 +224,7 @@ class Workspace:
             return row
         row = self.model_by_id(ref) if isinstance(ref, int) else self.model_by_name(ref)
         if row is None:
-            names = [r["name"] for r in self.db.query("select name from models order by id")]
+            names = [r["name"] for r in self.models()]
             raise WorkspaceError(f"no model {ref!r} in this workspace; known: {', '.join(names) or 'none'}")
         return row
 

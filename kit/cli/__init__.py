@@ -106,7 +106,11 @@ def status_cmd(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Each module adds its verbs to ``main``; order = pipeline order in --help.
-    from . import dict_cmds, model_cmds, current, transtok_cmds, finetune_cmds, export_cmds, infer_cmds, demo_cmds  # noqa: F401,E501
+    # One module per verb group of kit: dict (kit.dictionary), corpus (kit.corpus), model (kit.models),
+    # tokenizer (kit.tokenizer), use (kit.workspace), transtokenize, finetune, export (kit.gguf),
+    # chat/translate/eval (kit.infer, kit.evaluate), demo (kit.demo), bundle/open/keygen (kit.bundle).
+    from . import (dict_cmds, corpus_cmds, model_cmds, tokenizer_cmds, current, transtok_cmds,  # noqa: F401
+                   finetune_cmds, export_cmds, infer_cmds, demo_cmds, bundle_cmds)
 
 
 _register()

@@ -145,3 +145,12 @@ class ProgressPrinter:
         if event.message:
             parts.append(event.message)
         return "  ".join(parts)
+
+
+def print_table(rows) -> None:
+    """Rows of cells as aligned columns, the first row a header underlined with dashes."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for j, r in enumerate(rows):
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            click.echo("  ".join("-" * w for w in widths))

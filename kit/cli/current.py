@@ -89,7 +89,7 @@ def use_cmd(ctx: click.Context, name: Optional[str]) -> None:
     current = ws.current_model()
     click.echo(f"current model: {current['name']} ({ws.current_model_choice()})" if current
                else "no model yet; add one with 'taalkit model add default'")
-    for r in ws.db.query("select * from models order by id"):
+    for r in ws.models():
         mark = "*" if current and r["id"] == current["id"] else " "
         kind = "baseline" if ws.is_baseline(r) else r["role"]
         export = ws.latest_export(r)

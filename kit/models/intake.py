@@ -109,8 +109,7 @@ def list_models(ws: Workspace) -> list[dict]:
     8 × 256 tokens; see :mod:`kit.models.memory`) to each ``models`` row.
     """
     out = []
-    for row in ws.db.query("select * from models order by id"):
-        row = dict(row)
+    for row in ws.models():
         folder = ws.model_dir(row)
         extra = json.loads(row.get("extra") or "{}")
         row["present"] = (folder / "config.json").is_file()
