@@ -38,12 +38,14 @@ from .common import ProgressPrinter, open_workspace, workspace_option
 @click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Data-parallel processes (accelerate; gloo on CPU, one GPU each with nccl). "
                    "--batch-size stays the global batch.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+              help="Forward passes in bf16 where the device supports it (auto: CUDA since Ampere), or force one.")
 @click.option("--fsdp", is_flag=True, help="Shard weights, gradients and optimizer state over the processes "
                                            "(FSDP2), for models that do not fit one device.")
 @workspace_option
 @click.pass_context
 def finetune_cmd(ctx: click.Context, minutes, steps, stage, device, resume, model_name, batch_size, seq_len,
-                 lr, eval_every, checkpoint_every, seed, processes, fsdp, workspace) -> None:
+                 lr, eval_every, checkpoint_every, seed, processes, precision, fsdp, workspace) -> None:
     """Fine-tune the newest model on the workspace's text (resumable; Ctrl-C stops after a step)."""
     from ..errors import Cancelled, TaalkitError
     from ..finetune import distributed as dist
@@ -55,13 +57,13 @@ def finetune_cmd(ctx: click.Context, minutes, steps, stage, device, resume, mode
         forwarded = _forwarded_options(minutes=minutes, steps=steps, stage=stage, device=device, resume=resume,
                                        model=model_name, batch_size=batch_size, seq_len=seq_len, lr=lr,
                                        eval_every=eval_every, checkpoint_every=checkpoint_every, seed=seed,
-                                       fsdp=fsdp)
+                                       fsdp=fsdp, precision=None if precision == "auto" else precision)
         sys.exit(_launch(ws, processes, device, forwarded))
     if dist.world_size() > 1:
         sys.exit(_worker(ws, dict(model=model_name, minutes=minutes, steps=steps, stage=stage, device=device,
                                   resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr,
                                   eval_every=eval_every, checkpoint_every=checkpoint_every, seed=seed,
-                                  fsdp=fsdp)))
+                                  fsdp=fsdp, precision=precision)))
     if fsdp:
         raise TaalkitError("--fsdp shards the model over several processes; add --processes N (N ≥ 2)")
     cancel = CancelToken()
@@ -85,7 +87,8 @@ def finetune_cmd(ctx: click.Context, minutes, steps, stage, device, resume, mode
     try:
         row = finetune(ws, model=model_name, minutes=minutes, steps=steps, stage=stage, device=device,
                        resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
-                       checkpoint_every=checkpoint_every, seed=seed, progress=on_progress, cancel=cancel)
+                       checkpoint_every=checkpoint_every, seed=seed, progress=on_progress, cancel=cancel,
+                       precision=precision)
     except Cancelled as err:
         click.echo(f"{err}", err=True)
         sys.exit(130)

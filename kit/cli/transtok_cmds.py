@@ -13,7 +13,10 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
 @main.group("transtokenize", invoke_without_command=True)
 @click.option("--method", "-m", type=click.Choice(METHOD_CHOICES), default="transtok", show_default=True,
               help="transtok = dictionary + parallel + identical evidence; the others are baselines.")
-@click.option("--device", type=click.Choice(("auto", "cpu", "cuda", "mps")), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda", "mps")), default="auto", show_default=True,
+              help="Where the embeddings are averaged and the held-out text scored (auto: CUDA when present).")
+@click.option("--precision", type=click.Choice(("auto", "bf16", "fp32")), default="auto", show_default=True,
+              help="Scoring in bf16 where the device supports it (auto), or force one; embeddings stay fp32.")
 @click.option("--iterations", type=click.IntRange(1, 50), default=5, show_default=True,
               help="EM iterations of the word aligner.")
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
@@ -22,8 +25,8 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
               help="Run every method (transtok last, so it stays the newest) and print their bits/char.")
 @workspace_option_after_verb
 @click.pass_context
-def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: int, min_share: float,
-                      compare: bool) -> None:
+def transtokenize_cmd(ctx: click.Context, method: str, device: str, precision: str, iterations: int,
+                      min_share: float, compare: bool) -> None:
     """Map target tokens to source tokens and initialise the new embeddings.
 
     Writes models/transtok-METHOD/ (a normal Hugging Face model folder with the target
@@ -35,7 +38,7 @@ def transtokenize_cmd(ctx: click.Context, method: str, device: str, iterations: 
     from ..transtok import compare_methods, transtokenize
 
     ws = open_workspace(ctx)
-    options = dict(device=device, iterations=iterations, min_share=min_share)
+    options = dict(device=device, precision=precision, iterations=iterations, min_share=min_share)
     if compare:
         rows = compare_methods(ws, progress=ProgressPrinter(), **options)
         click.echo(_compare_table(rows))

@@ -25,7 +25,7 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
              batch_size: Optional[int] = None, seq_len: Optional[int] = None, lr: Optional[float] = None,
              eval_every: Optional[int] = None, seed: int = 0, checkpoint_every: Optional[int] = None,
              progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
-             fsdp: bool = False) -> Optional[dict]:
+             fsdp: bool = False, precision: str = "auto") -> Optional[dict]:
     """Fine-tune the workspace's newest model (or ``model``) on its text; return the new ``models`` row.
 
     Budget: ``steps`` or ``minutes`` (default 5 minutes). ``resume=True`` continues the newest
@@ -37,17 +37,19 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
     Under a launcher (``taalkit finetune --processes N``, ``accelerate launch``) every rank calls
     this: rank 0 starts or picks the run and writes everything, the others train their share of
     each batch and return None (see :mod:`kit.finetune.distributed`). ``fsdp`` shards the model.
+    ``precision``: forward passes in bf16 where the device supports it (``auto``), or ``bf16``/``fp32``.
     """
     from . import distributed as dist
-    from .plan import resolve_device
+    from .plan import require_device
 
     if minutes is not None and steps is not None:
         raise WorkspaceError("give either --minutes or --steps, not both")
-    group = dist.current(resolve_device(device) if dist.world_size() > 1 else device, fsdp=fsdp)
+    group = dist.current(require_device(device, "fine-tuning") if dist.world_size() > 1 else device, fsdp=fsdp)
     try:
         row = _finetune(ws, group, model=model, minutes=minutes, steps=steps, stage=stage, device=device,
                         resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
-                        seed=seed, checkpoint_every=checkpoint_every, progress=progress, cancel=cancel)
+                        seed=seed, checkpoint_every=checkpoint_every, progress=progress, cancel=cancel,
+                        precision=precision)
     except BaseException as err:
         # Every rank raised it at the same point (a stop rank 0 decided, a refusal it shared): leave
         # together. Anything else may have hit one rank only; a barrier could then wait forever.
@@ -58,7 +60,7 @@ def finetune(ws, *, model: Union[None, str, int, dict] = None, minutes: Optional
 
 
 def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_size, seq_len, lr,
-              eval_every, seed, checkpoint_every, progress, cancel) -> Optional[dict]:
+              eval_every, seed, checkpoint_every, progress, cancel, precision) -> Optional[dict]:
     from . import checkpoint as ckpt_io
     from .loop import FinetuneConfig, FinetuneRun, run_row_summary, set_threads
     from ..workspace import now
@@ -69,7 +71,7 @@ def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_
             run_id, config, checkpoint = _start_or_resume(
                 ws, group, model=model, minutes=minutes, steps=steps, stage=stage, device=device,
                 resume=resume, batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
-                seed=seed, checkpoint_every=checkpoint_every)
+                seed=seed, checkpoint_every=checkpoint_every, precision=precision)
         except TaalkitError as err:
             group.share({"error": str(err)})
             err.all_ranks = True
@@ -82,7 +84,7 @@ def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_
             err = TaalkitError(told["error"])
             err.all_ranks = True
             raise err
-        run_id, config = told["run_id"], FinetuneConfig(**told["config"])
+        run_id, config = told["run_id"], FinetuneConfig.from_dict(told["config"])
         # The very folder rank 0 resumes from (a shared filesystem, as on one machine).
         checkpoint = ckpt_io.load_checkpoint(told["checkpoint"]) if told["checkpoint"] else None
     if group.world > 1:  # every rank checks its own memory (its own GPU, or its share of the RAM)
@@ -97,9 +99,10 @@ def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_
     try:
         run.load(checkpoint)
         run.run()
+        saved = run.save_model()  # every rank: under FSDP the last evaluation and the gather need all
         if not group.is_main:
             return None
-        folder, bpc_end = run.save_model()
+        folder, bpc_end = saved
     except Cancelled:
         if group.is_main:
             ws.db["runs"].update(run_id, {"status": "stopped", "step": run.step})
@@ -125,7 +128,7 @@ def _finetune(ws, group, *, model, minutes, steps, stage, device, resume, batch_
 
 
 def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume, batch_size, seq_len, lr,
-                     eval_every, seed, checkpoint_every):
+                     eval_every, seed, checkpoint_every, precision="auto"):
     """Rank 0 (or the only process): the run row, its config and the checkpoint to continue from."""
     from . import checkpoint as ckpt_io
     from .loop import FinetuneConfig, plan_run
@@ -139,11 +142,16 @@ def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume,
                                  "'taalkit finetune'")
         run_id = run_row["id"]
         _refuse_if_running(ws.runs_dir / str(run_id))
-        config = FinetuneConfig(**json.loads(run_row["config"]))
+        checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
+        if checkpoint is not None:  # the checkpoint is the one source of resume state
+            config = FinetuneConfig.from_dict(checkpoint.state["config"])
+            _refuse_changed_weights(ws, run_id, config)
+        else:  # killed before its first checkpoint: nothing trained yet, it starts over with its settings
+            config = FinetuneConfig.from_dict(json.loads(run_row["config"]))
+            config.base_sha256 = ckpt_io.weights_digest(ws.model_dir({"path": config.model_path}))
         if group.world > 1 and config.batch_size % group.world:
             raise TaalkitError(f"this run's global batch is {config.batch_size}, which does not divide among "
                                f"{group.world} processes; resume with a --processes that divides it")
-        checkpoint = ckpt_io.load_latest(ws.runs_dir / str(run_id))
         resumed_from = checkpoint.step if checkpoint else 0
         # Metrics written after the checkpoint are redone by this run: drop them, no gaps, no duplicates.
         ws.db.execute("delete from run_metrics where run_id = ? and step > ?", [run_id, resumed_from])
@@ -156,7 +164,7 @@ def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume,
         config = plan_run(ws, model_row, stage=stage, device=device, minutes=minutes, steps=steps,
                           batch_size=batch_size, seq_len=seq_len, lr=lr, eval_every=eval_every,
                           checkpoint_every=checkpoint_every, seed=seed, processes=group.world,
-                          local_processes=group.local_world)
+                          local_processes=group.local_world, fsdp=group.fsdp, precision=precision)
         run_id = ws.db["runs"].insert({
             "kind": "finetune", "model_id": model_row.get("id"), "status": "running",
             "config": json.dumps(config.as_dict()), "step": 0, "total_steps": config.steps,
@@ -167,6 +175,21 @@ def _start_or_resume(ws, group, *, model, minutes, steps, stage, device, resume,
     (ws.runs_dir / str(run_id) / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}",
                                                        encoding="utf-8")
     return run_id, config, checkpoint
+
+
+def _refuse_changed_weights(ws, run_id: int, config) -> None:
+    """A checkpoint holds only the trainable tensors; the rest is re-read from the model folder,
+    which must still hold the weights the run started from."""
+    from . import checkpoint as ckpt_io
+
+    folder = ws.model_dir({"path": config.model_path})
+    if not (folder / "config.json").is_file():
+        raise WorkspaceError(f"run {run_id} started from {config.model_path}, which is gone; "
+                             f"start a new run with 'taalkit finetune'")
+    if config.base_sha256 and ckpt_io.weights_digest(folder) != config.base_sha256:
+        raise WorkspaceError(f"run {run_id} started from {config.model_path}, whose weights have changed since "
+                             f"(trans-tokenized again?); its checkpoints would mix two models: start a new "
+                             f"run with 'taalkit finetune'")
 
 
 def _rank_memory_problem(ws, config, group) -> Optional[str]:
@@ -180,7 +203,8 @@ def _rank_memory_problem(ws, config, group) -> Optional[str]:
         free //= max(1, group.local_world)
     try:
         check_fits(model_shape(ws.model_dir({"path": config.model_path})), config.stage,
-                   config.batch_size // group.world, config.seq_len, device, free)
+                   config.batch_size // group.world, config.seq_len, device, free,
+                   group.world if group.fsdp else 1)
     except TaalkitError as err:
         return f"rank {group.rank}: {err}"
     return None

@@ -9,6 +9,10 @@ A checkpoint is a folder ``runs/<id>/checkpoints/step-0000120/`` with:
 - ``state.json``             step, config, data position, scheduler, optimizer hyper-parameters and
                              scalars, Python and NumPy RNG states, elapsed training time
 
+The checkpoint is the one source of resume state: ``--resume`` takes the run's settings from its
+``config`` (not from the ``runs`` row), including ``base_sha256``, the :func:`weights_digest` of the
+model folder the run started from; a resume on weights that have changed since is refused.
+
 No pickle anywhere: safetensors for tensors, JSON for the rest, so a checkpoint can be opened
 without executing anything. The folder is written under a temporary name and renamed into place
 (``kit.fsutil.atomic_path``), and a new step gets a new folder, so at every instant the newest
@@ -45,14 +49,34 @@ def checkpoints_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
+def optimizer_state(optimizer, full=lambda t: t) -> dict:
+    """The optimizer's state dict with every tensor whole and on the CPU.
+
+    ``full`` turns a sharded tensor into the whole one (``Group.full``; under FSDP a collective,
+    so every rank calls this, in the same order: by parameter index, then key).
+    """
+    import torch
+
+    opt = optimizer.state_dict()
+    state = {}
+    for index in sorted(opt["state"]):
+        values = opt["state"][index]
+        state[index] = {key: full(value).detach().to("cpu") if torch.is_tensor(value) else value
+                        for key, value in sorted(values.items())}
+    return {"state": state, "param_groups": opt["param_groups"]}
+
+
 def save_checkpoint(run_dir: Path, step: int, *, trainable: dict, optimizer, scheduler, data_state: dict,
                     config: dict, extra: Optional[dict] = None, rank_rng: Optional[list] = None) -> Path:
-    """Write the checkpoint for ``step`` atomically and prune older ones; returns its folder."""
+    """Write the checkpoint for ``step`` atomically and prune older ones; returns its folder.
+
+    ``optimizer`` is the optimizer itself or its gathered state (:func:`optimizer_state`).
+    """
     import numpy as np
     import torch
     from safetensors.torch import save_file
 
-    opt = optimizer.state_dict()
+    opt = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
     opt_tensors: dict[str, Any] = {}
     opt_scalars: dict[str, dict] = {}
     for index, values in opt["state"].items():
@@ -92,6 +116,30 @@ def save_checkpoint(run_dir: Path, step: int, *, trainable: dict, optimizer, sch
     _fsync(target.parent)
     prune(run_dir, keep=KEEP)
     return target
+
+
+def weights_digest(model_dir: Path) -> str:
+    """SHA-256 over the weight files a run starts from (``model*.safetensors``, the shard index, and
+    ``config.json``), by name and content.
+
+    Why: frozen weights are not in a checkpoint (they are re-read from the model folder on resume),
+    and re-running trans-tokenization rewrites ``models/transtok-*`` in place; a checkpoint records
+    this digest so a resume on changed weights is refused instead of silently mixing two models.
+    """
+    import hashlib
+
+    model_dir = Path(model_dir)
+    files = sorted(p for p in model_dir.iterdir() if p.is_file() and (
+        (p.name.startswith("model") and (p.name.endswith(".safetensors") or p.name.endswith(".index.json")))
+        or p.name == "config.json"))
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode("utf-8") + b"\0")
+        with open(p, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
@@ -137,13 +185,19 @@ def load_checkpoint(path: Path) -> Checkpoint:
     )
 
 
-def restore_optimizer(optimizer, ckpt: Checkpoint, device) -> None:
-    """Rebuild the optimizer's state dict from the flattened tensors and JSON scalars."""
+def restore_optimizer(optimizer, ckpt: Checkpoint, device, place=None) -> None:
+    """Rebuild the optimizer's state dict from the flattened tensors and JSON scalars.
+
+    ``place(index, tensor)`` puts a moment of parameter ``index`` where the parameter is (its
+    shard under FSDP); by default it goes to ``device``.
+    """
     state: dict[int, dict] = {}
     for name, tensor in ckpt.optimizer_tensors.items():
         index, key = name.split(".", 1)
         # AdamW keeps ``step`` on the CPU unless capturable; every moment lives beside its parameter.
-        state.setdefault(int(index), {})[key] = tensor if key == "step" else tensor.to(device)
+        if key != "step":
+            tensor = place(int(index), tensor) if place is not None else tensor.to(device)
+        state.setdefault(int(index), {})[key] = tensor
     for index, scalars in ckpt.state["optimizer"]["scalars"].items():
         state.setdefault(int(index), {}).update(scalars)
     optimizer.load_state_dict({"state": state, "param_groups": ckpt.state["optimizer"]["param_groups"]})

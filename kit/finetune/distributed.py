@@ -13,6 +13,16 @@ torch's elastic agent) are what it does; the kit only decides *who does what*:
   and whether to checkpoint now, so no rank waits on a collective that another skipped;
 - a resume loads the same checkpoint folder on every rank (rank 0 picks it and says which).
 
+``--fsdp`` (FSDP2, torch's ``fully_shard``): each rank holds 1/N of every weight, gradient and
+AdamW moment. accelerate still launches the ranks and owns the process group, but the sharding is
+applied here with torch's own call: accelerate 1.15 turns its FSDP plugin on only for GPU-type
+process groups (on a CPU group it silently falls back to DDP), and one code path for CPU and CUDA
+is what lets a CPU test cover the GPU run. A sharded model's forward gathers each layer from every
+rank, so with FSDP all ranks evaluate together (rank 0 still writes the numbers); checkpoints are
+full state dicts gathered onto rank 0 (:meth:`Group.full`) in the very format of a one-process
+run, and each rank takes its shard back on resume (:meth:`Group.shard`), so a checkpoint resumes on
+any number of processes.
+
 ``Solo`` is the same interface for one process without any process group, so the loop has one
 code path. ``taalkit finetune --processes N`` starts ``accelerate launch`` itself (see
 :func:`launch_command`); under a user's own ``accelerate launch -m kit.cli finetune ...`` the
@@ -94,6 +104,14 @@ class Solo:
     def wrap(self, model, optimizer_factory):
         return model, optimizer_factory(model)
 
+    def full(self, tensor):
+        """The whole of a parameter or optimizer tensor (a collective under FSDP: every rank calls it)."""
+        return tensor
+
+    def shard(self, full, like):
+        """This rank's part of ``full``, placed like the (possibly sharded) tensor ``like``."""
+        return full
+
     def backward(self, loss) -> None:
         loss.backward()
 
@@ -128,18 +146,9 @@ class Group(Solo):
         cpu = not device.startswith("cuda")
         if device.startswith("cuda"):
             require_cuda_devices(local_world_size())
-        plugin = None
-        if fsdp:
-            from accelerate.utils import FullyShardedDataParallelPlugin
-
-            # FSDP2 (torch's fully_shard): parameters, gradients and optimizer moments sharded over
-            # the ranks; full (unsharded) state dicts for checkpoints, gathered on rank 0.
-            plugin = FullyShardedDataParallelPlugin(fsdp_version=2, reshard_after_forward=True,
-                                                    state_dict_type="FULL_STATE_DICT",
-                                                    cpu_ram_efficient_loading=False)
         # A rank that died is noticed by torch's elastic agent, which stops the others; the timeout
         # only bounds a rank that hangs without dying (model loading on a slow disk fits well inside).
-        self.acc = Accelerator(cpu=cpu, mixed_precision="no", fsdp_plugin=plugin,
+        self.acc = Accelerator(cpu=cpu, mixed_precision="no",
                                kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(minutes=20))])
         self.rank = self.acc.process_index
         self.world = self.acc.num_processes
@@ -183,12 +192,27 @@ class Group(Solo):
         return float(t.item()) / self.world
 
     def wrap(self, model, optimizer_factory):
-        """DDP (or FSDP) around the model; the optimizer is made over the wrapped parameters."""
+        """DDP around the model (the optimizer over its own parameters), or FSDP2 sharding in place
+        (the optimizer over the shards)."""
         if self.fsdp:
-            model = self.acc.prepare_model(model)
+            shard_model(model, self.device, self.world)
             return model, optimizer_factory(model)
         wrapped = self.acc.prepare_model(model)
         return wrapped, optimizer_factory(model)
+
+    def full(self, tensor):
+        from torch.distributed.tensor import DTensor
+
+        return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+
+    def shard(self, full, like):
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        if not isinstance(like, DTensor):
+            return full
+        # Every rank read the same full tensor from the checkpoint: each keeps its own part, no traffic.
+        return distribute_tensor(full.to(device=like.device, dtype=like.dtype), like.device_mesh, like.placements,
+                                 src_data_rank=None)
 
     def backward(self, loss) -> None:
         self.acc.backward(loss)
@@ -223,6 +247,26 @@ class Group(Solo):
                 dist.destroy_process_group()
         except Exception:  # a rank already died: the launcher is stopping everyone anyway
             pass
+
+
+def shard_model(model, device, world: int) -> None:
+    """FSDP2 in place: every transformer block is its own unit (gathered for its forward and
+    backward, freed after), the rest (embeddings, final norm, head; tied or not) one root unit.
+    The blocks are the classes the model itself declares unsplittable (``_no_split_modules``)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh(device.type, (world,))
+    blocks = set()
+    for module in model.modules():
+        blocks.update(getattr(module, "_no_split_modules", None) or ())
+    units = [m for m in model.modules() if type(m).__name__ in blocks]
+    if not units:
+        raise TaalkitError(f"--fsdp needs a model that names its transformer blocks; "
+                           f"{type(model).__name__} does not: train without --fsdp")
+    for module in units:
+        fully_shard(module, mesh=mesh, reshard_after_forward=True)
+    fully_shard(model, mesh=mesh)
 
 
 def current(device: str, fsdp: bool = False) -> Solo:

@@ -18,12 +18,11 @@ every collective is a no-op, so there is one loop, not two.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -33,8 +32,8 @@ from ..progress import CancelToken, ProgressCallback, emit
 from . import checkpoint as ckpt_io
 from .data import BlockSampler, gather_training_text, pack_blocks
 from .distributed import Solo
-from .plan import (ModelShape, available_memory, check_disk, check_fits, choose_stage, physical_cores,
-                   resolve_device, LORA_RANK)
+from .plan import (ModelShape, autocast, available_memory, check_disk, check_fits, choose_stage, compute_dtype,
+                   physical_cores, require_device, LORA_RANK)
 
 STAGE = "finetune"
 DEFAULT_LR = {"embeddings": 5e-4, "lora": 5e-4, "full": 5e-5}
@@ -66,9 +65,17 @@ class FinetuneConfig:
     translation: bool = True
     heldout_limit: int = 100
     extra: dict = field(default_factory=dict)
+    base_sha256: Optional[str] = None  # checkpoint.weights_digest of model_path when the run started
+    precision: str = "auto"  # forward passes: bf16 where the device supports it (plan.compute_dtype)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FinetuneConfig":
+        """From a stored config; keys this version does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def lr_factor(step: int, warmup: int, total: Optional[int]) -> float:
@@ -123,10 +130,7 @@ class FinetuneRun:
         emit(self.progress, STAGE, 0, None, f"loading {model_dir.name}")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.save_dtype = _folder_dtype(model_dir)
-        torch.manual_seed(cfg.seed)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, use_safetensors=True,
-                                                     trust_remote_code=False, dtype=torch.float32)
-        self.model = self._prepare(model)
+        self.model = self._build_model()
         self.device = torch.device(self.group.device or cfg.device)  # each rank its own GPU
         self.model.to(self.device)
 
@@ -140,11 +144,28 @@ class FinetuneRun:
             self.model, lambda m: make_optimizer([p for p in m.parameters() if p.requires_grad], cfg.lr,
                                                  cfg.device))
         self.trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.weights_held = None  # (this rank's share, all weights) under FSDP
+        if self.group.fsdp:
+            self.weights_held = (sum(getattr(p, "_local_tensor", p).numel() for p in self.model.parameters()),
+                                 sum(p.numel() for p in self.model.parameters()))
+            emit(self.progress, STAGE, 0, None, f"sharded over {self.group.world} processes (FSDP2): rank 0 "
+                 f"holds {self.weights_held[0]:,} of {self.weights_held[1]:,} weights")
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
         if checkpoint is not None:
             self._restore(checkpoint)
         self.cancel.check()  # a Ctrl-C during loading stops here, before any step
+
+    def _build_model(self):
+        """The model as the stage trains it (fp32 master weights; LoRA adapters seeded by the run)."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        torch.manual_seed(self.config.seed)
+        model = AutoModelForCausalLM.from_pretrained(self.ws.model_dir({"path": self.config.model_path}),
+                                                     local_files_only=True, use_safetensors=True,
+                                                     trust_remote_code=False, dtype=torch.float32)
+        return self._prepare(model)
 
     def _prepare(self, model):
         """Freeze what the stage does not train; wrap with LoRA adapters for ``lora``."""
@@ -181,10 +202,13 @@ class FinetuneRun:
         if missing:
             raise WorkspaceError(f"checkpoint {checkpoint.path} does not match the model "
                                  f"({len(missing)} tensors missing); start a new run")
+        g = self.group
         with torch.no_grad():
             for name, tensor in checkpoint.trainable.items():
-                params[name].copy_(tensor.to(params[name].device))
-        ckpt_io.restore_optimizer(self.optimizer, checkpoint, self.device)
+                params[name].copy_(g.shard(tensor.to(params[name].device), params[name]))
+        by_index = [p for group in self.optimizer.param_groups for p in group["params"]]
+        ckpt_io.restore_optimizer(self.optimizer, checkpoint, self.device,
+                                  place=lambda i, t: g.shard(t.to(by_index[i].device), by_index[i]))
         self.scheduler.load_state_dict(checkpoint.state["scheduler"])
         extra = checkpoint.state.get("extra", {})
         self.step = checkpoint.step
@@ -204,11 +228,9 @@ class FinetuneRun:
         return value
 
     def _autocast(self):
-        import torch
-
-        if self.config.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        """bf16 autocast where the device supports it (fp32 master weights and optimizer)."""
+        device = str(self.device) if hasattr(self, "device") else self.config.device
+        return autocast(device, compute_dtype(device, self.config.precision))
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step on one global batch; returns (loss over the global batch, its tokens).
@@ -261,7 +283,10 @@ class FinetuneRun:
         """Train until the step or time budget is spent; on cancel, checkpoint and raise Cancelled."""
         cfg = self.config
         db = self.ws.db
-        if self.step == 0 and self.group.is_main:
+        if self.step == 0 and self.group.fsdp and not self.group.is_main:
+            self.evaluate()  # a sharded forward needs every rank; rank 0 keeps the number
+            self.bpc_step = 0
+        elif self.step == 0 and self.group.is_main:
             t0 = time.monotonic()
             self.bpc_start = self.evaluate()
             self._eval0_s = time.monotonic() - t0
@@ -322,12 +347,15 @@ class FinetuneRun:
                                    f"(now {cfg.lr:g})")
             save_due = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or \
                 time.monotonic() - last_saved_time > CHECKPOINT_SECONDS
+            evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0)
             if not g.is_main:  # the other ranks only train; rank 0 measures, logs and reports
+                if evaluated and g.fsdp:  # ... but a sharded forward needs every rank
+                    self.evaluate()
+                    self.bpc_step = self.step
                 self.elapsed += time.perf_counter() - started
                 continue
             lr = self.scheduler.get_last_lr()[0]
             metrics = {"loss": loss, "tokens_per_s": tokens / max(step_seconds, 1e-9), "lr": lr}
-            evaluated = cfg.eval_every and self.step % cfg.eval_every == 0
             if evaluated:
                 t0 = time.perf_counter()
                 self.bpc_last = self.evaluate()
@@ -352,12 +380,18 @@ class FinetuneRun:
 
     def save_checkpoint(self) -> Optional[Path]:
         """Every rank calls this at the same step (rank 0 decided); rank 0 alone writes."""
-        ranks_rng = self.group.rng_states()  # a collective: before any rank-0-only work
-        if not self.group.is_main:
+        g = self.group
+        ranks_rng = g.rng_states()  # a collective: before any rank-0-only work
+        if g.fsdp:  # gathering the shards is a collective too: every rank, same order
+            trainable = {name: g.full(p).detach().to("cpu") for name, p in self.trainable}
+            optimizer = ckpt_io.optimizer_state(self.optimizer, g.full)
+        else:
+            trainable, optimizer = dict(self.trainable), self.optimizer
+        if not g.is_main:
             return None
         self.flush_metrics()  # rows up to this step are on disk before the checkpoint that covers them
         path = ckpt_io.save_checkpoint(
-            self.run_dir, self.step, trainable=dict(self.trainable), optimizer=self.optimizer,
+            self.run_dir, self.step, trainable=trainable, optimizer=optimizer,
             scheduler=self.scheduler, data_state=self.sampler.state(), config=self.config.as_dict(),
             extra={"elapsed_s": self.elapsed, "bpc_start": self.bpc_start, "bpc_last": self.bpc_last,
                    "processes": self.group.world},
@@ -367,10 +401,22 @@ class FinetuneRun:
         return path
 
     # -- the result -------------------------------------------------------------------------
-    def save_model(self) -> tuple[Path, float]:
-        """Final held-out score, LoRA merged into the weights, a plain model folder written atomically."""
+    def save_model(self) -> Optional[tuple[Path, float]]:
+        """Final held-out score, LoRA merged into the weights, a plain model folder written atomically.
+
+        Every rank calls it; rank 0 alone writes and returns (folder, bits per char), the others None.
+        Under FSDP every rank takes part in the last evaluation and in gathering the weights.
+        """
         import torch
 
+        g = self.group
+        if not g.is_main:
+            if g.fsdp:
+                if self.bpc_step != self.step:
+                    self.evaluate()
+                for tensor in self.model.state_dict().values():
+                    g.full(tensor)
+            return None
         if self.bpc_step == self.step and self.bpc_last is not None:
             bpc_end = self.bpc_last  # the loop just measured this very step
         else:
@@ -381,6 +427,10 @@ class FinetuneRun:
                                               "bits_per_char": bpc_end, "elapsed_s": self.elapsed,
                                               "split": "heldout"})
         model = self.model
+        if g.fsdp:  # rank 0 gathers the whole state into a plain, unsharded copy of the model
+            state = {name: g.full(tensor).detach().to("cpu") for name, tensor in model.state_dict().items()}
+            model = self._build_model()
+            model.load_state_dict(state)
         if self.config.stage == "lora":
             model = model.merge_and_unload()
         model = model.to("cpu")
@@ -465,6 +515,7 @@ def run_row_summary(run: FinetuneRun, bpc_end: Optional[float]) -> dict:
         "target_texts": run.text.target_count, "translation_prompts": run.text.prompt_count,
         "heldout_texts": len(run.text.heldout), "blocks": len(run.blocks),
         "peak_rss_bytes": _peak_rss(),
+        "rank0_weights_held": run.weights_held[0] if getattr(run, "weights_held", None) else None,
     }
 
 
@@ -481,14 +532,15 @@ def _peak_rss() -> Optional[int]:
 
 def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, batch_size, seq_len,
              lr, eval_every, checkpoint_every, seed, processes: int = 1,
-             local_processes: int = 1) -> FinetuneConfig:
+             local_processes: int = 1, fsdp: bool = False, precision: str = "auto") -> FinetuneConfig:
     """Decide device, stage and sizes; refuse early when memory or disk will not do.
 
     With ``processes`` ranks the batch stays the global batch (each rank trains on
     ``batch/processes`` rows of it), so the memory a rank needs is that of its share; ranks on one
     CPU machine share its RAM (``local_processes`` of them), ranks on GPUs each have their own.
     """
-    device = resolve_device(device)
+    device = require_device(device, "fine-tuning")
+    compute_dtype(device, precision)  # an unknown precision, or bf16 on a GPU without it: refused now
     model_dir = ws.model_dir(model_row)
     if not (model_dir / "config.json").is_file():
         raise WorkspaceError(f"model folder {model_dir} is missing or has no config.json")
@@ -510,9 +562,10 @@ def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, ba
     if processes > 1 and not device.startswith("cuda"):
         free //= max(1, local_processes)  # the ranks on this machine share its memory
     per_rank = batch_size // max(1, processes)
+    shards = processes if fsdp else 1
     stage = choose_stage(stage, minutes=minutes, steps=steps, shape=shape, batch_size=per_rank,
                          seq_len=seq_len, device=device, free=free)
-    need = check_fits(shape, stage, per_rank, seq_len, device, free)
+    need = check_fits(shape, stage, per_rank, seq_len, device, free, shards)
     check_disk(ws.runs_dir, shape, stage)
     if steps is None and minutes is None:
         minutes = 5.0
@@ -527,9 +580,11 @@ def plan_run(ws, model_row: dict, *, stage: str, device: str, minutes, steps, ba
     # A time budget on a CPU may hold only a handful of steps: a short warm-up there.
     warmup = min(10, max(1, steps // 10)) if steps else (10 if device.startswith("cuda") else 3)
     return FinetuneConfig(
+        base_sha256=ckpt_io.weights_digest(model_dir), precision=precision,
         model_id=model_row.get("id"), model_path=model_row["path"], stage=stage, device=device,
         batch_size=batch_size, seq_len=seq_len, lr=float(lr if lr is not None else DEFAULT_LR[stage]),
         steps=steps, minutes=minutes if steps is None else None, warmup_steps=warmup,
         eval_every=int(eval_every), checkpoint_every=int(checkpoint_every), seed=int(seed),
         extra={"threads": threads_per_rank(local_processes) if device == "cpu" else None,
-               "memory_estimate_bytes": need, "free_memory_bytes": free, "processes": int(processes)})
+               "memory_estimate_bytes": need, "free_memory_bytes": free, "processes": int(processes),
+               "fsdp": bool(fsdp)})

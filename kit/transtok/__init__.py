@@ -41,7 +41,7 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
                   source_model=None, progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None, iterations: int = 5,
                   dictionary_weight: float = 1.0, min_share: float = 0.05, seed: int = 0,
-                  measure: bool = True) -> dict:
+                  measure: bool = True, precision: str = "auto") -> dict:
     """Build ``models/transtok-<method>/`` and record it; returns the new ``models`` row.
 
     ``tokenizer``/``source_model`` override the workspace's newest ones: a DB row, a row
@@ -49,6 +49,10 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     coverage per evidence kind, the fallback count, the wall times and (``measure``) the
     held-out bits per character at step 0 (``heldout_bits_per_char``; None without held-out
     text), which the returned row carries too.
+
+    ``device``: where the embedding averages are computed and the held-out text is scored (``cuda``
+    when present under ``auto``); the scoring runs in bf16 where the device supports it
+    (``precision``: ``auto``, ``bf16`` or ``fp32``); the new embeddings are always computed in fp32.
     """
     if method not in METHODS:
         raise TaalkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -57,10 +61,13 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     t0 = time.perf_counter()
     total = 5 if measure else 4
 
+    from ..finetune.plan import compute_dtype
+
+    device = _resolve_device(device)  # a missing GPU (or bf16) is refused before any work
+    dtype = compute_dtype(device, precision)
     emit(progress, STAGE, 0, total, "loading source model and tokenizers")
     src_row, src_dir = _resolve_source(ws, source_model)
     tok_row, tok_dir = _resolve_tokenizer(ws, tokenizer)
-    device = _resolve_device(device)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source_tok = AutoTokenizer.from_pretrained(src_dir, local_files_only=True)
@@ -94,7 +101,8 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
             emit(progress, STAGE, 4, total, "measuring held-out bits per character")
             t3 = time.perf_counter()
             mapping.stats["heldout_bits_per_char"], mapping.stats["heldout_texts"] = _step0_bits_per_char(
-                ws, model, target_tok, device)
+                ws, model, target_tok, device, dtype)
+            mapping.stats["device"], mapping.stats["precision"] = device, str(dtype).replace("torch.", "")
             times["measure_s"] = time.perf_counter() - t3
             check()
         mapping.stats["times"] = {k: round(v, 3) for k, v in times.items()}
@@ -107,8 +115,9 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     return row
 
 
-def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str) -> tuple[Optional[float], int]:
-    """Bits per char of the new model on the fine-tune's held-out texts, at its default block length."""
+def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str, dtype=None) -> tuple[Optional[float], int]:
+    """Bits per char of the new model on the fine-tune's held-out texts, at its default block length
+    (autocast to ``dtype``, as the fine-tune evaluates: kit.finetune.plan.autocast)."""
     from ..corpus import heldout_texts
     from ..finetune.loop import default_batch
     from ..metrics import bits_per_char
@@ -116,9 +125,15 @@ def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str) -> tuple[
     texts = heldout_texts(ws, HELDOUT_LIMIT, stand_in=True)
     if not texts:
         return None, 0
+    from ..finetune.plan import autocast
+
     model.to(device)
-    value = bits_per_char(model, tokenizer, texts, device=device, max_length=default_batch(device)[1],
-                          batch_size=8)
+    try:
+        with autocast(device, dtype):
+            value = bits_per_char(model, tokenizer, texts, device=device, max_length=default_batch(device)[1],
+                                  batch_size=8)
+    finally:
+        model.to("cpu")  # free the GPU for the stages after this one
     return round(float(value), 4), len(texts)
 
 
@@ -220,9 +235,10 @@ def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
 
 
 def _resolve_device(device: str) -> str:
-    from ..models import resolve_device  # the models stage owns device policy
+    """``auto`` → CUDA when torch sees a GPU; an absent device is refused naming what to install."""
+    from ..finetune.plan import require_device
 
-    return resolve_device(device)
+    return require_device(device, "trans-tokenization")
 
 
 def _require_fast(tok, where) -> None:

@@ -136,10 +136,7 @@ class TokenMapping:
         table's per-dimension mean and std (the ``random`` baseline).
         """
         table = np.asarray(table, dtype=np.float32)
-        if device == "cpu":
-            out = np.asarray(self.weights.astype(np.float32) @ table, dtype=np.float32)
-        else:
-            out = _torch_spmm(self.weights, table, device)
+        out = _torch_spmm(self.weights, table, device)  # one path for CPU and GPU (fp32 on both)
         mean_rows = self.rows("mean")
         if len(mean_rows):
             out[mean_rows] = table.mean(axis=0)
@@ -242,10 +239,11 @@ def _csr_from(arrays: dict, name: str) -> sparse.csr_matrix:
 
 
 def _torch_spmm(weights: sparse.csr_matrix, table: np.ndarray, device: str) -> np.ndarray:
-    """W · table on an accelerator (the CPU path uses scipy directly)."""
+    """W · table with torch on ``device`` (the GPU when trans-tokenizing there), always in fp32:
+    the new rows are weighted averages, and bf16 would round them to 3 significant digits."""
     import torch
 
     coo = weights.tocoo()
     w = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data.astype(np.float32),
-                                size=weights.shape, device=device)
+                                size=weights.shape, device=device, check_invariants=False)
     return (w @ torch.from_numpy(table).to(device)).cpu().numpy()
