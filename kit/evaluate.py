@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .errors import InputFormatError, TaalkitError
-from .metrics import chrf
+from .chrf import chrf
 from .progress import CancelToken, ProgressCallback, emit
 from .textio.files import iter_lines
 from .workspace import now

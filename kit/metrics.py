@@ -9,7 +9,9 @@ one can be compared on the same held-out text (METHOD.md, "How to measure").
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
+
+from .chrf import chrf  # noqa: F401  (re-exported; the runtime tier imports kit.chrf, which needs no torch)
 
 
 def bits_per_char(model, tokenizer, texts: Sequence[str], *, device: str = "cpu",
@@ -59,10 +61,3 @@ def bits_per_char(model, tokenizer, texts: Sequence[str], *, device: str = "cpu"
             total_bits += float(nll.sum()) / math.log(2)
             total_chars += sum(chars)
     return total_bits / max(1, total_chars)
-
-
-def chrf(hypotheses: Iterable[str], references: Iterable[str], word_order: int = 0) -> float:
-    """chrF (word_order=0) or chrF++ (word_order=2) with sacrebleu's defaults."""
-    from sacrebleu.metrics import CHRF
-
-    return CHRF(word_order=word_order).corpus_score(list(hypotheses), [list(references)]).score

@@ -131,3 +131,14 @@ def read_header(path: os.PathLike | str) -> GgufHeader:
     if end > header.file_size:
         raise TaalkitError(f"{path}: not a readable GGUF file (cut short: {header.file_size} of {end} bytes)")
     return header
+
+
+#: ``general.file_type`` values as names (llama.cpp's LLAMA_FTYPE_MOSTLY_*).
+FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+              15: "Q4_K_M", 17: "Q5_K_M", 18: "Q6_K"}
+
+
+def gguf_file_type(path: os.PathLike | str) -> str:
+    """The ``general.file_type`` of a GGUF as a name (F32, F16, Q8_0, …)."""
+    value = int(read_header(path).fields.get("general.file_type") or 0)
+    return FILE_TYPES.get(value, f"type{value}")

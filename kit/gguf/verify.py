@@ -33,6 +33,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
+from .header import FILE_TYPES, gguf_file_type  # noqa: F401  (the header reader owns them)
 
 # Text that stresses a pre-tokenizer: digit runs, whitespace runs, newlines, punctuation,
 # apostrophes, accents, Welsh circumflexes, non-Latin scripts and an emoji.
@@ -43,17 +44,6 @@ PROBE_TEXTS = [
     "It's what they'll do, isn't it? \"Quotes\" (brackets) [x] {y} <z> 3.14e-5",
     "Café naïve façade — Ελληνικά, русский, 日本語, عربى 🙂!",
 ]
-
-FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
-              15: "Q4_K_M", 17: "Q5_K_M", 18: "Q6_K"}
-
-
-def gguf_file_type(path: os.PathLike | str) -> str:
-    """The ``general.file_type`` of a GGUF as a name (F32, F16, Q8_0, …)."""
-    from .header import read_header
-
-    value = int(read_header(path).fields.get("general.file_type") or 0)
-    return FILE_TYPES.get(value, f"type{value}")
 
 
 @contextlib.contextmanager
