@@ -96,7 +96,7 @@ def test_llama_cpp_failure_leaves_no_half_file(tmp_path):
 def test_fast_header_reader_agrees_with_gguf_reader(tmp_path, tiny_llama_dir):
     from gguf import GGUFReader
 
-    from kit.gguf.header import read_header
+    from kit.formats.gguf_header import read_header
 
     path = tmp_path / "m.gguf"
     write_gguf(tiny_llama_dir, path, out_type="F16")

@@ -63,7 +63,7 @@ def embedded_name(path: Path) -> str:
 
 def _quant(path: Path) -> str:
     try:
-        from ..gguf.header import gguf_file_type
+        from ..formats.gguf_header import gguf_file_type
 
         return gguf_file_type(path)
     except Exception:  # a header the reader does not know: the name still says enough

@@ -33,7 +33,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
-from .header import FILE_TYPES, gguf_file_type  # noqa: F401  (the header reader owns them)
+from ..formats.gguf_header import FILE_TYPES, gguf_file_type  # noqa: F401  (the header reader owns them)
 
 # Text that stresses a pre-tokenizer: digit runs, whitespace runs, newlines, punctuation,
 # apostrophes, accents, Welsh circumflexes, non-Latin scripts and an emoji.

@@ -18,40 +18,10 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import TaalkitError
+from ..formats.gguf_pre import SPLIT_REGEX_PRE as _SPLIT_REGEX_PRE
 
 # GGUF token types (gguf.TokenType), spelled out so this module imports nothing heavy.
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
-
-# The split regexes of llama.cpp pre-tokenizer types that HF expresses as a Split before a
-# regex-less ByteLevel. Keys are the exact pattern strings found in tokenizer.json.
-_SPLIT_REGEX_PRE = {
-    # Llama 3 ("llama-bpe"): digits in runs of up to three.
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": "llama-bpe",
-    # Qwen 2: single digits.
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": "qwen2",
-}
-
-
-_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
-
-
-def hf_pre_tokenizer(pre: str) -> Optional[dict]:
-    """The HF pre-tokenizer (``tokenizer.json`` form) a llama.cpp ``tokenizer.ggml.pre`` name stands
-    for: the inverse of :func:`pre_tokenizer_name`, for reading a GGUF's tokenizer back. ``None``
-    for names the kit does not know."""
-    if pre == "gpt-2":
-        return dict(_BYTE_LEVEL)
-    if pre == "smollm":
-        return {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, dict(_BYTE_LEVEL)]}
-    for regex, name in _SPLIT_REGEX_PRE.items():
-        if name == pre:
-            return {"type": "Sequence", "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
-                {**_BYTE_LEVEL, "use_regex": False}]}
-    return None
-
 
 @dataclass
 class GgufVocab:

@@ -222,7 +222,7 @@ def gguf_tokenizer(path: Path, pre: Optional[str] = None):
     """The tokenizer of a GGUF as a transformers fast tokenizer, with its real pre-tokenizer.
 
     transformers rebuilds a GGUF's byte-level BPE with plain ``ByteLevel`` splitting whatever
-    ``tokenizer.ggml.pre`` says; for the names :func:`kit.gguf.vocab.hf_pre_tokenizer` knows the
+    ``tokenizer.ggml.pre`` says; for the names :func:`kit.formats.gguf_pre.hf_pre_tokenizer` knows the
     kit puts back what the model was trained with (SmolLM2: digits one by one; Llama-3 and Qwen2:
     their split regex), so HF and llama.cpp tokenize alike.
     """
@@ -231,8 +231,8 @@ def gguf_tokenizer(path: Path, pre: Optional[str] = None):
     path = Path(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True,
                                               trust_remote_code=False)
-    from ..gguf.header import read_header
-    from ..gguf.vocab import hf_pre_tokenizer
+    from ..formats.gguf_header import read_header
+    from ..formats.gguf_pre import hf_pre_tokenizer
 
     header = read_header(path)  # fast: skips the token arrays
     spec = hf_pre_tokenizer(pre) if pre else None

@@ -78,7 +78,7 @@ def estimate_gguf_bytes(param_count: int, quant: str) -> int:
     The rough figure before the tensor shapes are read; ``kit.gguf.quantize.expected_size`` gives
     the exact one from the shapes (with the tensors a type cannot hold kept bigger).
     """
-    from ..gguf.quantize import quant_type
+    from ..formats.gguf_types import quant_type
 
     return int(param_count * quant_type(quant).bits / 8)
 

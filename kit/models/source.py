@@ -127,13 +127,13 @@ def read_gguf_metadata(path: Path) -> dict[str, Any]:
     """The key/value metadata of a GGUF (long arrays such as tokens and merges only counted, as
     ``KEY.count``), or one clear error.
 
-    Read with :func:`kit.gguf.header.read_header` (milliseconds, where ``gguf.GGUFReader`` takes
+    Read with :func:`kit.formats.gguf_header.read_header` (milliseconds, where ``gguf.GGUFReader`` takes
     seconds on a 49k-token vocabulary), which also checks that every tensor's data lies inside
     the file, so a truncated download is caught here and not halfway through a dequantization.
     ``_tensors`` maps tensor names to their ggml shapes; ``_rope_freqs`` holds Llama-3's RoPE
     divisors when the file has them.
     """
-    from ..gguf.header import read_header
+    from ..formats.gguf_header import read_header
 
     try:
         header = read_header(path)
