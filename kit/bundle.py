@@ -275,10 +275,10 @@ def _pick_export(ws: Workspace, export_id: Optional[int]) -> dict:
         if row is None:
             raise WorkspaceError("this workspace has no exported model to bundle; run 'taalkit export' first")
         return row
-    rows = list(ws.db.query("select * from exports where id = ?", [export_id]))
-    if not rows:
+    row = ws.export_by_id(export_id)
+    if row is None:
         raise WorkspaceError(f"there is no export with id {export_id}")
-    return rows[0]
+    return row
 
 
 def _slim_database(ws: Workspace, out: Path, export_id: int, gguf_name: str) -> None:

@@ -306,6 +306,24 @@ class Workspace:
         row["file"] = self.path_of(row)
         return row
 
+    def export_by_id(self, export_id: int) -> Optional[dict]:
+        """The ``exports`` row with id ``export_id`` (``file`` = its absolute path), or None."""
+        rows = list(self.db.query("select * from exports where id = ?", [int(export_id)]))
+        if not rows:
+            return None
+        rows[0]["file"] = self.path_of(rows[0])
+        return rows[0]
+
+    def export_at(self, path: os.PathLike | str) -> Optional[dict]:
+        """The ``exports`` row of the GGUF file at ``path`` (stored relative or absolute), or None."""
+        path = Path(path)
+        rows = list(self.db.query("select * from exports where path in (?, ?) order by created_at desc, id desc "
+                                  "limit 1", [self.relative(path), str(path.resolve())]))
+        if not rows:
+            return None
+        rows[0]["file"] = self.path_of(rows[0])
+        return rows[0]
+
     def current_export(self) -> Optional[dict]:
         """The newest export of the current model (what eval, translate and chat load), or None."""
         model = self.current_model()

@@ -1,8 +1,10 @@
 """Dictionary import: many file formats in, one clean searchable SQLite table out.
 
-One module per format (``dictd``, ``tei``, ``tabular``, ``apertium``, ``gettext``, ``tmx``)
-turns a file into a :class:`~kit.dictionary.records.Source` of records; ``detect`` picks the
-reader; ``store`` writes everything in one transaction; ``search`` answers look-ups.
+One module per dictionary format (``dictd``, ``tei``, ``tabular``, ``apertium``) turns a file into a
+:class:`~kit.textio.records.Source` of records (the bilingual formats ``.po``/``.mo``/TMX and the file
+checks are kit.textio's, shared with kit.corpus); ``detect`` picks the reader; ``store`` writes
+everything in one transaction (a parallel or mono file goes to kit.corpus, the floor below);
+``search`` answers look-ups; ``pairs`` is what later stages read (translation pairs, words).
 
 The functions below are imported eagerly on purpose: the submodule ``search`` and the
 function ``search`` share a name, and binding the function here first keeps

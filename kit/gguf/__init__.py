@@ -74,10 +74,8 @@ def reference_path(ws, row: dict) -> Path:
 def exported_model(ws, path: os.PathLike | str, model: Union[None, str, int, dict] = None) -> dict:
     """The model a GGUF file was exported from (its ``exports`` row), else ``model`` (default: the
     current one), for checking the file against."""
-    path = Path(path)
-    rows = list(ws.db.query("select model_id from exports where path in (?, ?) "
-                            "order by created_at desc, id desc limit 1", [ws.relative(path), str(path.resolve())]))
-    found = ws.model_by_id(rows[0]["model_id"]) if rows and model is None else None
+    export = ws.export_at(path) if model is None else None
+    found = ws.model_by_id(export["model_id"]) if export else None
     return found or ws.model(model)
 
 
