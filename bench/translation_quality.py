@@ -65,6 +65,8 @@ VARIANTS = {
     "no fallback": {"fallback": False},
     "no memory shown": {"memory": 0},
     "memory fallback off": {"memory_fallback": False},
+    "consensus": {"consensus": True},
+    "consensus no memory shown": {"consensus": True, "memory": 0},
     "bias 3": {"draft_bias": 3.0},
     "bias 6": {"draft_bias": 6.0},
     "bias 6 no fallback": {"draft_bias": 6.0, "fallback": False},
@@ -324,7 +326,8 @@ def main() -> None:
         for base_name, gguf in bases:
             for label, levers in (("", {"draft": False, "memory": 0, "fallback": False}),
                                   (" + draft", {"draft": True, "memory": 0}),
-                                  (" + draft + memory", {"draft": True, "memory": 2})):
+                                  (" + draft + memory", {"draft": True, "memory": 2}),
+                                  (" + draft + memory + consensus", {"draft": True, "memory": 2, "consensus": True})):
                 fn, _t = model_system(ws, gguf, **levers)
                 append_row(args.root, {**common, "system": f"{base_name} unadapted{label}",
                                        "scores": score(ws, pairs, fn), "command": baseline})

@@ -99,3 +99,25 @@ def test_training_requests_show_other_pairs_never_their_own(ws):
                           "Methu llwytho modiwl gosodiadau")
     assert prompts[1].startswith("Translate to English: Methu llwytho modiwl gosodiadau\n"
                                  "Similar: Methu llwytho'r llyfr cyfeiriadau = Unable to load the address book\n")
+
+
+def test_consensus_takes_the_candidate_the_others_agree_with():
+    from kit.infer.consensus import consensus
+
+    draft = "Methu llwytho the gosodiadau modiwl"
+    memory = ["Methu llwytho modiwl gosodiadau", "Methu llwytho'r llyfr cyfeiriadau"]
+    # The draft shares most with both memory matches; the odd answer out is never taken.
+    assert consensus(["Recipient Recipient", draft] + memory) == 1
+    assert consensus(["Methu llwytho modiwl gosodiadau", "Methu llwytho modiwl", "Llwytho gosodiadau", "Ffeil"]) == 0
+    assert consensus(["", "", "Agor"]) == 2 and consensus(["", ""]) == 0  # empty answers never chosen
+    assert consensus(["Agor y ffeil"]) == 0
+
+
+def test_the_consensus_lever_replaces_a_poor_answer_and_says_so(ws, llm):
+    translator = Translator(ws, llm=llm, consensus=True, fallback=False)
+    result = translator.translate("Unable to load the settings module", to="cy", glossary=False, max_tokens=3)
+    assert result.chosen == "memory" and result.text == "Methu llwytho modiwl gosodiadau"
+    assert "agreed best" in result.notes[-1]
+    plain = Translator(ws, llm=llm, consensus=False, fallback=False).translate(
+        "Unable to load the settings module", to="cy", glossary=False, max_tokens=3)
+    assert plain.chosen == "model" and plain.text == plain.raw

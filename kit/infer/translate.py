@@ -29,12 +29,15 @@ from ..textio.files import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
+from .consensus import consensus
 from .memory import FALLBACK_SIMILARITY, Match, TranslationMemory, workspace_memory
 from .wordbyword import DRAFT_LABEL, draft_instruction, prompt_recipe, word_by_word
 
 # Defaults chosen by bench/translation_quality.py (see bench/RESULTS.md, "translation_quality").
 GUARD_NGRAM = 4
 DRAFT_BIAS = 0.0  # logit bonus for the draft's tokens (kit.infer.engine.DraftBias); 0 = off
+CONSENSUS = False  # choose among model answer, draft and memory matches by agreement (kit.infer.consensus)
+CONSENSUS_MATCHES = 2  # memory matches in the consensus pool
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Translation:
     raw: str = ""  # the model's answer before the fallback (equal to text unless it fell back)
     fell_back: bool = False
     examples: list[Match] = field(default_factory=list)  # translation-memory pairs shown in the request
+    chosen: str = "model"  # whose text this is: model | draft | memory (fallback or consensus)
 
 
 def direction(ws, to: str) -> tuple[str, str]:
@@ -104,7 +108,7 @@ class Plan:
     draft: str  # the word-by-word draft ("" when neither shown nor needed for the fallback)
     shown: Optional[str]  # the draft as shown in the request (None: not shown)
     examples: list[Match]  # translation-memory pairs shown in the request
-    best_match: Optional[Match]  # the closest pair, shown or not (the fallback may use it)
+    matches: list[Match]  # the closest pairs, shown or not (the fallback and the consensus use them)
     prompt: str
     glossary: Glossary
     budget: int  # most tokens the answer may take
@@ -124,12 +128,15 @@ class Translator:
     def __init__(self, ws, *, model_path: Optional[os.PathLike | str] = None, llm=None, n_ctx: int = 2048,
                  n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
                  guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None,
-                 memory: Optional[int] = None, memory_fallback: bool = True) -> None:
+                 memory: Optional[int] = None, memory_fallback: bool = True,
+                 consensus: Optional[bool] = None) -> None:
         """``draft`` / ``memory`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.prompt_recipe).
         ``memory`` is how many translation-memory pairs the request shows (0: none). The draft and the
         fallback need a dictionary, the memory parallel text; without them they are quietly off.
         ``memory_fallback``: a failed answer falls back to the closest pair when it is close enough
-        (``FALLBACK_SIMILARITY``), else to the draft."""
+        (``FALLBACK_SIMILARITY``), else to the draft. ``consensus``: the answer is the candidate (the
+        model's answer, the draft, the closest memory pairs) that agrees most with the others
+        (kit.infer.consensus); None: ``CONSENSUS``."""
         self.ws = ws
         has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
         trained = prompt_recipe(ws)
@@ -138,6 +145,7 @@ class Translator:
         self.guard = bool(guard)
         self.fallback = bool(fallback) and has_dictionary
         self.memory_fallback = bool(memory_fallback)
+        self.consensus = CONSENSUS if consensus is None else bool(consensus)
         self.draft_bias = DRAFT_BIAS if draft_bias is None else float(draft_bias)
         if llm is None:
             path = resolve_model(ws, model_path)
@@ -201,8 +209,8 @@ class Translator:
         source, target = direction(self.ws, to)
         draft = self.word_by_word(text, to=to) if (self.draft or self.fallback) else ""
         shown = draft if self.draft else None
-        matches = self.memory_for(source, target).similar(text, max(self.memory, 1)) \
-            if (self.memory or self.memory_fallback and self.fallback) else []
+        matches = self.memory_for(source, target).similar(text, max(self.memory, CONSENSUS_MATCHES)) \
+            if (self.memory or self.consensus or self.memory_fallback and self.fallback) else []
         examples = matches[:self.memory]
         prompt, gloss = self.prompt(text, to=to, glossary=glossary, draft=shown, examples=examples)
         notes = []
@@ -229,7 +237,7 @@ class Translator:
             if budget < 8:
                 raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
                                    f"{n_ctx}-token context); split it into shorter lines")
-        return Plan(text, source, target, draft, shown, examples, matches[0] if matches else None, prompt, gloss,
+        return Plan(text, source, target, draft, shown, examples, matches, prompt, gloss,
                     budget, "\n" not in text.strip(), self._processors(text, draft if self.draft else ""), notes)
 
     def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
@@ -241,7 +249,7 @@ class Translator:
             why = degenerate(raw, plan.draft, plan.text)
             if why:
                 fell_back = True
-                match = plan.best_match
+                match = plan.matches[0] if plan.matches else None
                 if self.memory_fallback and match is not None and match.similarity >= FALLBACK_SIMILARITY:
                     out = match.target
                     notes.append(f"the model's answer was {why}: the translation of the most similar "
@@ -249,9 +257,18 @@ class Translator:
                 else:
                     out = plan.draft
                     notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
+        chosen = "model" if not fell_back else ("memory" if out != plan.draft else "draft")
+        if self.consensus and not stopped:
+            pool = [(chosen, out)] + ([("draft", plan.draft)] if plan.draft else []) + [
+                ("memory", m.target) for m in plan.matches[:CONSENSUS_MATCHES]]
+            pick = consensus([c for _k, c in pool])
+            if pick:
+                chosen, out = pool[pick]
+                notes.append(f"the {'word-by-word draft' if chosen == 'draft' else 'translation of a similar sentence'}"
+                             f" agreed best with the other candidates and is given")
         return Translation(out, list(plan.glossary.entries), plan.source, plan.target, self.model_path,
                            plan.prompt, notes=notes, draft=plan.shown or "", raw=raw, fell_back=fell_back,
-                           examples=list(plan.examples), stopped=stopped)
+                           examples=list(plan.examples), stopped=stopped, chosen=chosen)
 
     def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
                   max_tokens: Optional[int] = None) -> Translation:
