@@ -22,7 +22,7 @@ from typing import Iterator, Optional
 
 from ..langs import pair_from_name, workspace_code
 from ..textio.records import Entry, Reject, Source
-from ..textio.files import lines_or_rejects
+from ..textio.files import nonblank_lines
 from ..textio.xmlstream import iter_elements
 
 _TAG = re.compile(r"<([^<>]+)>")
@@ -113,11 +113,9 @@ def read_tsv(path: Path, source_lang: str, target_lang: str) -> Source:
 
 
 def _tsv_entries(path: Path) -> Iterator[Entry | Reject]:
-    for number, line in lines_or_rejects(path):
+    for number, line in nonblank_lines(path):
         if isinstance(line, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
             yield line
-            continue
-        if not line.strip():
             continue
         cells = line.split("\t")
         if len(cells) != 4:

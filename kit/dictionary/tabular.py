@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 from ..errors import TaalkitError
 from ..langs import ISO639_3_TO_1, pair_from_name, workspace_code
 from ..textio.records import Entry, Reject, Source
-from ..textio.files import iter_lines, lines_or_rejects
+from ..textio.files import iter_lines, nonblank_lines
 
 DEFAULT_COLUMNS = ("source", "target", "pos")
 ROLE_WORDS = {
@@ -137,10 +137,10 @@ def _is_header(cells: list[str]) -> bool:
 
 def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str] | Reject]]:
     if delimiter == "\t":
-        for number, line in lines_or_rejects(path):  # a bad line comes as a Reject (--skip-bad)
+        for number, line in nonblank_lines(path):  # a bad line comes as a Reject (--skip-bad)
             if isinstance(line, Reject):
                 yield number, line
-            elif line.strip():
+            else:
                 yield number, line.split("\t")
         return
     # CSV: a quoted cell may span lines; the csv module tracks the starting line for us.

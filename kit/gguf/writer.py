@@ -28,7 +28,7 @@ from typing import Any, Optional
 from .. import __version__
 from ..errors import TaalkitError
 from ..fsutil import atomic_path, require_free_disk
-from ..models.families import Family, family_for_config
+from ..models.families import Family
 from ..models.shape import ModelShape
 from ..progress import CancelToken, ProgressCallback, emit
 from .vocab import GgufVocab, read_vocab
@@ -61,15 +61,10 @@ class PlannedTensor:
 
 def read_shape(model_dir: Path) -> tuple[ModelShape, Family]:
     """The model's shape and family from ``config.json``; a one-line refusal for what cannot be written."""
+    from ..models.source import read_hf_config
+
     path = Path(model_dir) / "config.json"
-    if not path.exists():
-        raise TaalkitError(f"{model_dir}: no config.json; not a Hugging Face model folder")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TaalkitError(f"{path}: not valid JSON ({err})") from None
-    family = family_for_config(cfg, str(path))
-    shape = family.shape_from_config(cfg)
+    _cfg, family, shape = read_hf_config(model_dir, missing=f"{model_dir}: no config.json; not a Hugging Face model folder")
     reason = family.refuse(shape)
     if reason:
         raise TaalkitError(f"{path}: {family.title}: {reason}; the GGUF writer cannot write it")

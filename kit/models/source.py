@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from ..errors import TaalkitError
 from .embedded import default_model_gguf
-from .families import check_supported, families, family_for_config, family_for_gguf, supported_text
+from .families import Family, check_supported, families, family_for_config, family_for_gguf, supported_text
 from .shape import ModelShape
 
 # Licences of known base models, by a pattern on their name, for sources that do not say.
@@ -181,16 +181,25 @@ def inspect_gguf(path: Path) -> SourceModel:
 # -- Hugging Face folder -------------------------------------------------------------------
 
 
-def inspect_hf_folder(path: Path) -> SourceModel:
-    config_path = path / "config.json"
+def read_hf_config(folder: Path, *, missing: str, where: Optional[str] = None) -> tuple[dict, Family, ModelShape]:
+    """A Hugging Face folder's ``config.json``, its family and its shape, with one-line refusals
+    (``missing``: the message when there is no config.json; ``where``: the name the family's refusal
+    gives, default the file). Intake and the GGUF writer both read a model folder this way."""
+    config_path = Path(folder) / "config.json"
     if not config_path.is_file():
-        raise TaalkitError(f"{config_path}: missing; a Hugging Face model folder needs config.json and *.safetensors")
+        raise TaalkitError(missing)
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise TaalkitError(f"{config_path}: not valid JSON ({err})") from None
-    family = family_for_config(config, path.name)
-    shape = family.shape_from_config(config)
+    family = family_for_config(config, where or str(config_path))
+    return config, family, family.shape_from_config(config)
+
+
+def inspect_hf_folder(path: Path) -> SourceModel:
+    config, family, shape = read_hf_config(
+        path, where=path.name,
+        missing=f"{path / 'config.json'}: missing; a Hugging Face model folder needs config.json and *.safetensors")
     check_supported(shape, path.name)
     weights = sorted(path.glob("*" + WEIGHT_SUFFIX))
     if not weights:

@@ -80,6 +80,13 @@ def iter_lines(path: os.PathLike | str) -> Iterator[tuple[int, str]]:
         yield number, line
 
 
+def nonblank_lines(path: os.PathLike | str) -> Iterator[tuple[int, Union[str, Reject]]]:
+    """:func:`lines_or_rejects` without the blank lines (the importers skip them all alike)."""
+    for number, line in lines_or_rejects(path):
+        if isinstance(line, Reject) or line.strip():
+            yield number, line
+
+
 def lines_or_rejects(path: os.PathLike | str) -> Iterator[tuple[int, Union[str, Reject]]]:
     """Like :func:`iter_lines`, but a line that is not UTF-8, or longer than :data:`MAX_LINE_BYTES`,
     comes as a :class:`Reject` instead of ending the file, so ``--skip-bad`` can set it aside.

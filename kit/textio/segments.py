@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from ..errors import TaalkitError
-from .files import lines_or_rejects
+from .files import nonblank_lines
 from .records import Reject, Segment, Source
 
 
@@ -35,11 +35,9 @@ def read_tabular(path: Path, kind: str, source_lang: str, target_lang: str, *,
 
 def _tabular_segments(path: Path, kind: str, columns: Optional[Sequence[int]]) -> Iterator[Segment | Reject]:
     width: Optional[int] = None
-    for number, line in lines_or_rejects(path):
+    for number, line in nonblank_lines(path):
         if isinstance(line, Reject):  # a bad byte or an endless line: --skip-bad sets it aside
             yield line
-            continue
-        if not line.strip():
             continue
         if columns is None:
             yield Segment(None, line.strip(), number)
