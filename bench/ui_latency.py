@@ -42,16 +42,21 @@ def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
 
 
-async def measure(root: Path, mode: str, presses: int, gap: float) -> tuple[list[float], int]:
-    """Key latencies with ``mode`` = idle | thread | process, and the fine-tune steps done meanwhile.
+async def measure(root: Path, mode: str, presses: int, gap: float,
+                  after_first_step: bool = False) -> tuple[list[float], int, str]:
+    """Key latencies with ``mode`` = idle | thread | process, the fine-tune steps done meanwhile, and
+    a note ("" when all went well).
 
-    The presses start right after the Fine-tune click, so they cover the whole job as a user
-    meets it: loading torch and the model, packing the text, training, evaluating.
+    By default the presses start right after the Fine-tune click, so they cover the whole job as a
+    user meets it: loading torch and the model, packing the text, training, evaluating. With
+    ``after_first_step`` they start once the first training step is reported, so every press
+    lands while the model trains.
     """
     from textual.widgets import Input
     from tui_helpers import key_latencies, settle
 
     from tui.app import TaalkitApp
+    from tui.widgets.error_modal import ErrorModal
     from tui.widgets.loss_plot import LossPlot
 
     app = TaalkitApp(workspace=root)
@@ -60,16 +65,28 @@ async def measure(root: Path, mode: str, presses: int, gap: float) -> tuple[list
         await pilot.press("f4")
         await pilot.pause()
         if mode == "idle":
-            return await key_latencies(pilot, presses, gap), 0
+            return await key_latencies(pilot, presses, gap), 0, ""
         screen = app.screen
         screen.query_one("#steps", Input).value = "100000"
         await pilot.click("#finetune")
-        lat = await key_latencies(pilot, presses, gap)
         plot = screen.query_one(LossPlot)
-        steps = plot.loss[-1][0] if plot.loss else 0
+        waited = time.perf_counter()
+        while after_first_step and not plot.loss and time.perf_counter() - waited < 1800:
+            await asyncio.sleep(0.1)
+            if isinstance(app.screen, ErrorModal):
+                return [], 0, f"fine-tune failed: {app.screen.message}"
+        start_step = plot.loss[-1][0] if plot.loss else 0
+        try:
+            lat = await key_latencies(pilot, presses, gap)
+            note = ""
+        except AssertionError as err:  # a key never answered: that is the figure
+            lat, note = [], str(err)
+        steps = (plot.loss[-1][0] if plot.loss else 0) - start_step
+        stopped = time.perf_counter()
         await pilot.press("escape")
         await settle(pilot)
-        return lat, int(steps)
+        note += f" Esc to settled {time.perf_counter() - stopped:.1f} s"
+        return lat, int(steps), note.strip()
 
 
 BUILD = """
@@ -113,6 +130,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="rounds; the mode order alternates")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--after-first-step", action="store_true",
+                    help="start pressing once the first training step is reported (else at the click)")
     ap.add_argument("--model", choices=("tiny", "smollm2"), default="tiny",
                     help="tiny: a random Llama of --hidden/--layers; smollm2: the embedded SmolLM2-135M")
     args = ap.parse_args()
@@ -122,25 +141,30 @@ def main() -> None:
         base = build(tmp, args.hidden, args.layers, args.model == "smollm2")
         results: dict[str, list[float]] = {"idle": [], "thread": [], "process": []}
         steps: dict[str, int] = {"thread": 0, "process": 0}
+        notes: list[str] = []
         for r in range(args.rounds):
             order = ("idle", "thread", "process") if r % 2 == 0 else ("process", "thread", "idle")
             for mode in order:
                 root = tmp / f"ws-{mode}-{r}"
                 shutil.copytree(base, root)
-                lat, n = asyncio.run(measure(root, mode, args.presses, args.gap))
+                lat, n, note = asyncio.run(measure(root, mode, args.presses, args.gap, args.after_first_step))
                 results[mode] += lat
                 if mode in steps:
                     steps[mode] += n
-                print(f"round {r + 1} {mode:<7} p50 {statistics.median(lat):.3f} s  max {max(lat):.3f} s",
-                      file=sys.stderr)
+                if note:
+                    notes.append(f"round {r + 1} {mode}: {note}")
+                shown = f"p50 {statistics.median(lat):.3f} s  max {max(lat):.3f} s" if lat else "no answer"
+                print(f"round {r + 1} {mode:<7} {shown}  {note}", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"# UI key latency while fine-tuning (F1 → Help and back, from the Fine-tune click on; "
+    print(f"# UI key latency while fine-tuning (F1 → Help and back; "
           + ("SmolLM2-135M; " if args.model == "smollm2" else
              f"random Llama hidden {args.hidden}, {args.layers} layers; ")
-          + f"{os.cpu_count()} CPUs; "
-          f"{args.rounds} rounds × {args.presses} presses {args.gap} s apart)")
+          + f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
+          + ("presses from the first training step on; " if args.after_first_step else
+             "presses from the Fine-tune click on; ")
+          + f"{args.rounds} rounds × {args.presses} presses {args.gap} s apart)")
     print()
     print("| stage runs in | presses | p50 (s) | p95 (s) | max (s) | p95 / idle p95 | steps trained while measured |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -148,12 +172,18 @@ def main() -> None:
     label = {"idle": "no job (floor)", "thread": "app's thread (before)", "process": "child process (after)"}
     for mode in ("idle", "thread", "process"):
         lat = results[mode]
+        if not lat:
+            print(f"| {label[mode]} | 0 | — | — | — | — | {steps.get(mode, '—')} |")
+            continue
         p95 = quantile(lat, 0.95)
         print(f"| {label[mode]} | {len(lat)} | {statistics.median(lat):.3f} | {p95:.3f} | {max(lat):.3f} | "
               f"{p95 / idle95:.1f}× | {steps.get(mode, '—')} |")
-    t95, p95 = quantile(results["thread"], 0.95), quantile(results["process"], 0.95)
     print()
-    print(f"p95 before / after: {t95 / p95:.1f}× (thread {t95:.3f} s, child process {p95:.3f} s)")
+    if results["thread"] and results["process"]:
+        t95, p95 = quantile(results["thread"], 0.95), quantile(results["process"], 0.95)
+        print(f"p95 before / after: {t95 / p95:.1f}× (thread {t95:.3f} s, child process {p95:.3f} s)")
+    for note in notes:
+        print(f"- {note}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from kit.errors import TaalkitError
 
 from .commands import TaalkitCommands
+from .journey import JOURNEY
 from .screens.adapt import AdaptScreen
 from .screens.chat import ChatScreen
 from .screens.dictionary import DictionaryScreen
@@ -24,17 +25,6 @@ from .screens.export import ExportScreen
 from .screens.help import HelpScreen
 from .screens.home import HomeScreen
 from .screens.translate import TranslateScreen
-
-#: The journey in order: mode name, screen title, key.
-JOURNEY = (
-    ("home", "Home", "f2"),
-    ("dictionary", "Dictionary", "f3"),
-    ("adapt", "Adapt", "f4"),
-    ("export", "Export", "f5"),
-    ("chat", "Chat", "f6"),
-    ("translate", "Translate", "f7"),
-)
-
 
 class TaalkitApp(App):
     """Adapt a small LLM to your language, offline, then chat and translate with it."""
@@ -53,10 +43,12 @@ class TaalkitApp(App):
     COMMANDS = App.COMMANDS | {TaalkitCommands}
     BINDINGS = [
         # Priority: the text editors use some F-keys themselves (TextArea: F6, F7).
-        Binding("f1", "help", "Help", id="app.help", priority=True),
-        *(Binding(key, f"switch_mode('{mode}')", title, id=f"app.{mode}", priority=True)
+        Binding("f1", "help", "Help", id="app.help", priority=True, show=False),
+        # The journey keys are shown by each screen's JourneyBar, so the footer keeps room for the screen's own.
+        *(Binding(key, f"switch_mode('{mode}')", title, id=f"app.{mode}", priority=True, show=False)
           for mode, title, key in JOURNEY),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        # Listed in Help and the palette; the footer keeps its room for the screen's own keys.
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
     ]
 
     #: Run the heavy stages (trans-tokenize, fine-tune, export) in a thread of this process instead of
@@ -108,7 +100,6 @@ class TaalkitApp(App):
             self._workspace.close()
         self._workspace = ws
         self.workspace_root = ws.root
-        self.sub_title = f"{ws.name} · {ws.source_lang}→{ws.target_lang}"
         screen = self.screen
         if hasattr(screen, "reload"):  # the others reload when shown next (KitScreen.on_screen_resume)
             screen.reload()

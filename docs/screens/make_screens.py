@@ -1,4 +1,4 @@
-"""Save an SVG screenshot of every screen at 100x30 and 200x50 into docs/screens/.
+"""Save an SVG screenshot of every screen at 80x24, 100x30 and 200x50 into docs/screens/.
 
     .venv/bin/python docs/screens/make_screens.py WORKSPACE
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from tui.app import TaalkitApp  # noqa: E402
 
-SIZES = {"100x30": (100, 30), "200x50": (200, 50)}
+SIZES = {"80x24": (80, 24), "100x30": (100, 30), "200x50": (200, 50)}
 
 
 async def settle(pilot) -> None:

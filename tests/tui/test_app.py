@@ -47,7 +47,9 @@ async def test_function_keys_walk_the_journey(snap_workspace):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, expected[mode])
-            assert "cymraeg · en → cy" in str(app.screen.query_one("#workspace-banner", Static).render())
+            assert "workspace cymraeg (en → cy)" in app.screen.sub_title
+            bar = str(app.screen.query_one("#journey", Static).render())
+            assert f"{key.upper()} {_title}" in bar
 
 
 async def test_help_lists_keys_with_their_ids(snap_workspace):
@@ -71,7 +73,14 @@ async def test_command_palette_runs_a_screen_action(snap_workspace):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"swap direction")
-        await pilot.pause(0.5)
+        from textual.command import CommandList
+
+        for _ in range(100):  # the palette searches in the background: wait for the match (a loaded machine is slow)
+            await pilot.pause(0.1)
+            found = app.screen.query(CommandList)
+            if found and found.first().option_count and \
+                    "swap direction" in str(found.first().get_option_at_index(0).prompt).lower():
+                break
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert isinstance(app.screen, TranslateScreen)
@@ -122,7 +131,10 @@ async def test_a_failing_job_shows_a_dialog_and_the_app_keeps_running(snap_works
         assert app.screen.message  # the one-line reason
         await pilot.press("escape")
         assert isinstance(app.screen, TranslateScreen)
-        assert "stopped:" in str(app.screen.query_one(".progress-detail", Static).render())
+        # A failure is said as a failure, never as a stop (issue 15, point 3).
+        panel = app.screen.query_one(ProgressPanel)
+        assert panel.state == "failed"
+        assert str(panel.query_one(".progress-detail", Static).render()).startswith("not translated:")
 
 
 async def test_file_picker_returns_a_typed_path(snap_workspace, demo_data):

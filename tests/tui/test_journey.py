@@ -124,8 +124,9 @@ async def test_dictionary_to_chat(tmp_path, demo_data, tiny_llama_dir):
         await pilot.click("#translate-file")
         await pick(pilot, lines)
         await done(pilot, "translate file")
-        outs = list(app.workspace.exports_dir.glob("lines.cy.*.glossary.txt"))
-        assert len(outs) == 1, outs  # named after the model and glossary setting, so a new model starts afresh
+        outs = list(app.workspace.exports_dir.glob("lines.cy.*.txt"))
+        # Named after the model (a new model starts afresh) and, without the dictionary, saying so.
+        assert len(outs) == 1 and "glossary" not in outs[0].name and "without-dictionary" not in outs[0].name, outs
         out = outs[0]
         assert out.exists() and len(out.read_text(encoding="utf-8").splitlines()) == 2
         assert str(out) in str(app.screen.query_one(".progress-detail").render())

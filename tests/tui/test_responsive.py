@@ -126,7 +126,7 @@ async def test_switching_workspace_leaves_no_stale_text(tmp_path):
         await pilot.pause()
         assert not list(app.screen.query(Message)), "the old conversation is still shown"
         assert len(app.screen.query_one("#conversations")) == 0
-        assert "newydd" in _text(app.screen.query_one("#workspace-banner"))
+        assert "newydd" in app.screen.sub_title
 
 
 async def test_every_screen_opens_with_its_main_field_focused(snap_workspace):

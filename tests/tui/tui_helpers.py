@@ -43,7 +43,7 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def key_latencies(pilot, presses: int = 6, gap: float = 0.3) -> list[float]:
+async def key_latencies(pilot, presses: int = 6, gap: float = 0.3, timeout: float = 120.0) -> list[float]:
     """Seconds from each F1 key event until the app has drawn its answer (Help opened, or closed).
 
     F1 toggles Help, so pressing it again and again never starts or stops anything else. The
@@ -80,6 +80,9 @@ async def key_latencies(pilot, presses: int = 6, gap: float = 0.3) -> list[float
             started = time.perf_counter()
             app._driver.send_message(key)
             while not any(isinstance(screen, HelpScreen) != was_help for _, screen in drawn):
+                if time.perf_counter() - started > timeout:
+                    raise AssertionError(f"F1 not answered in {timeout:.0f} s (screen {app.screen!r}, "
+                                         f"app running: {app.is_running}, return code {app.return_code})")
                 await asyncio.sleep(0.002)
             out.append(next(t for t, screen in drawn if isinstance(screen, HelpScreen) != was_help) - started)
             await asyncio.sleep(gap)

@@ -26,7 +26,6 @@ from kit.progress import CancelToken, Progress
 from kit import jobs
 from kit.results import ModelResult, RunState
 
-from ..kit_bridge import kit_function
 from ..widgets.file_picker import FilePicker
 from ..widgets.loss_plot import LossPlot
 from ..widgets.progress_panel import ProgressPanel, ThreadProgress
@@ -50,22 +49,31 @@ FINETUNE_STAGES = [("automatic (fits RAM)", "auto"), ("embeddings only", "embedd
 ESTIMATE_BATCH, ESTIMATE_SEQ_LEN = 8, 256
 
 
-def memory_estimate(parameters: int, info: Any = None) -> str:
-    """Parameters, peak RAM to fine-tune the whole model (kit.models' formula) and RAM to chat (Q8_0)."""
-    chat = human_bytes(parameters * 1.1 + 150e6)
+def memory_estimate(parameters: int, shape: Any = None) -> str:
+    """Parameters, peak RAM to fine-tune the whole model and RAM to chat (Q8_0): kit.models' figures.
+
+    ``shape`` is a :class:`kit.models.shape.ModelShape` (or a row's numbers); without it kit guesses
+    the shape from the parameter count.
+    """
+    from kit.models.memory import estimate_chat_ram
+
+    chat = human_bytes(estimate_chat_ram(parameters))
     try:
         from kit.models import estimate_finetune_ram
 
-        shape = {} if info is None else dict(vocab_size=info.vocab_size, hidden_size=info.hidden_size,
-                                              layers=info.layers, tied=bool(info.tied) if info.tied is not None else True)
-        train = human_bytes(estimate_finetune_ram(parameters, "full", ESTIMATE_BATCH, ESTIMATE_SEQ_LEN, **shape))
-    except ImportError:
-        train = human_bytes(parameters * 16 * 1.25)
-    return f"{parameters / 1e6:.1f} M parameters · fine-tune ≤ {train} RAM · chat ≈ {chat}"
+        numbers = {} if shape is None else dict(vocab_size=shape.vocab_size, hidden_size=shape.hidden_size,
+                                                layers=getattr(shape, "layers", None),
+                                                tied=bool(shape.tied) if shape.tied is not None else True)
+        train = "fine-tune ≤ " + human_bytes(estimate_finetune_ram(parameters, "full", ESTIMATE_BATCH,
+                                                                   ESTIMATE_SEQ_LEN, **numbers)) + " RAM"
+    except ImportError:  # the runtime tier: no torch, no fine-tuning here
+        train = "fine-tuning needs the training tools (taalkit[train])"
+    return f"{parameters / 1e6:.1f} M parameters · {train} · chat ≈ {chat}"
 
 
 class AdaptScreen(KitScreen):
     SCREEN_TITLE = "Adapt"
+    MODE = "adapt"
     STOPPING_MESSAGE = "stopping at the next checkpoint… (the run is kept; Resume carries on)"
     BINDINGS = [
         Binding("ctrl+r", "resume", "Resume", id="adapt.resume"),
@@ -202,13 +210,15 @@ class AdaptScreen(KitScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, name="size estimate", group="estimate")
     def estimate_worker(self, spec: str) -> None:
         """Describe the chosen base model from its metadata (kit.models.inspect_source): no loading."""
+        from kit.models import inspect_source
+
         try:
-            info = kit_function("models", "inspect_source")(spec)
+            info = inspect_source(spec)
         except Exception as err:  # shown where the estimate goes; adding the model reports it properly
             self.app.call_from_thread(self.query_one("#model-estimate", Static).update, f"cannot use it: {err}")
             return
-        if info.parameters:
-            text = f"{info.display_name}: {memory_estimate(info.parameters, info)}"
+        if info.shape is not None and info.shape.parameters:
+            text = f"{info.display_name}: {memory_estimate(info.shape.parameters, info.shape)}"
             self.app.call_from_thread(self.query_one("#model-estimate", Static).update, text)
 
     # -- buttons → actions --------------------------------------------------------------
@@ -321,7 +331,8 @@ class AdaptScreen(KitScreen):
     def transtokenize_worker(self, method: str, cancel: CancelToken) -> None:
         result = jobs.transtokenize(self.app.workspace_root, method=method, progress=self._progress(),
                                     cancel=cancel, in_process=self.app.stages_in_process)
-        self.app.call_from_thread(self._done, f"trans-tokenized model: {result.name}")
+        self.app.call_from_thread(self._done, f"the model now reads and writes with your language's "
+                                              f"vocabulary (saved as {result.name})")
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="fine-tune", group="adapt")
     def finetune_worker(self, budget: dict[str, Any], stage: str, resume: bool, cancel: CancelToken) -> None:
@@ -334,8 +345,10 @@ class AdaptScreen(KitScreen):
         self.show_last_run(self.ws, force=True)
         change = ""
         if result.bpc_start is not None and result.bpc_end is not None:
-            change = f" · held-out bits per character {result.bpc_start:.3f} → {result.bpc_end:.3f}"
-        self._done(f"fine-tuned {result.steps} steps: model {result.model.name}{change}")
+            better = "better" if result.bpc_end < result.bpc_start else "not better yet"
+            change = (f" · on text it has not seen it is {better} "
+                      f"(bits per character {result.bpc_start:.2f} → {result.bpc_end:.2f}, lower is better)")
+        self._done(f"fine-tuned for {result.steps} steps, saved as {result.model.name}{change}")
 
     def _done(self, message: str) -> None:
         self.query_one(ProgressPanel).finish(message)

@@ -18,6 +18,7 @@ it re-reads the new one, so nothing of the old workspace stays on screen.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Iterator, Optional
 
 from textual import on
@@ -31,7 +32,24 @@ from kit.errors import Cancelled
 from kit.progress import CancelToken
 
 from ..widgets.error_modal import ErrorModal
+from ..widgets.journey_bar import JourneyBar
 from ..widgets.progress_panel import ProgressPanel
+
+
+def loaded_model_line(ws, loaded: Optional[str] = None) -> str:
+    """One line for Chat and Translate: which model answers, and whether it is loaded yet.
+
+    ``loaded`` is the GGUF path the screen has loaded (None before the first reply).
+    """
+    if ws is None:
+        return ""
+    export = ws.current_export()
+    if export is None:
+        current = ws.current_model()
+        what = f"{current['name']} has no exported file yet" if current else "no model yet"
+        return f"Model: {what}. Export it on Export (F5) first."
+    state = "loaded" if loaded and Path(loaded) == Path(export["file"]) else "loads when first used"
+    return f"Model: {Path(export['path']).name} ({export.get('quant') or 'GGUF'}) · {state}"
 
 
 class KitScreen(Screen):
@@ -41,6 +59,8 @@ class KitScreen(Screen):
 
     #: Shown in the header and used by the error modal's title.
     SCREEN_TITLE = ""
+    #: The app mode this screen is (marked in the journey bar).
+    MODE = ""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,16 +70,31 @@ class KitScreen(Screen):
     # -- layout helpers -------------------------------------------------------------
     def compose_header(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="workspace-banner", classes="workspace-banner")
+        yield JourneyBar(self.MODE, id="journey")
 
     def compose_footer(self) -> ComposeResult:
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self.SCREEN_TITLE
+        self.fit_height()
 
     def on_screen_resume(self) -> None:
+        self.fit_height()
         self.reload()
+
+    #: Below this many rows, buttons, fields and menus drop their borders (one row each instead
+    #: of three), so every action still fits on an 80×24 terminal.
+    COMPACT_BELOW_ROWS = 30
+
+    def on_resize(self) -> None:
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        compact = self.app.size.height < self.COMPACT_BELOW_ROWS
+        self.set_class(compact, "-compact")
+        for widget in self.query("Button, Input, Select, Checkbox"):
+            widget.compact = compact
 
     def reload(self) -> None:
         """Show the app's workspace: reset first when it is another one than last shown."""
@@ -80,14 +115,12 @@ class KitScreen(Screen):
             panel.reset()
 
     def refresh_banner(self) -> None:
+        """The header says the screen and the open workspace (or that none is open)."""
         ws = self.app.workspace
-        banner = self.query_one("#workspace-banner", Static)
         if ws is None:
-            banner.update("No workspace open yet: press F2 (Home) to create or open one.")
-            banner.add_class("-missing")
+            self.sub_title = f"{self.SCREEN_TITLE} · no workspace open: create or open one on Home (F2)"
         else:
-            banner.update(f"Workspace {ws.name} · {ws.source_lang} → {ws.target_lang}")
-            banner.remove_class("-missing")
+            self.sub_title = f"{self.SCREEN_TITLE} · workspace {ws.name} ({ws.source_lang} → {ws.target_lang})"
 
     def refresh_view(self) -> None:
         """Re-read what this screen shows from the workspace (override)."""

@@ -19,9 +19,9 @@ from textual.widgets import Button, Collapsible, Input, Label, ListItem, ListVie
 
 from kit.errors import Cancelled
 
-from ..kit_bridge import kit_function
 from ..model_thread import ModelThread
-from .base import KitScreen
+from ..next_steps import step_for
+from .base import KitScreen, loaded_model_line
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the user's language."
 
@@ -45,6 +45,7 @@ class Message(Static):
 
 class ChatScreen(KitScreen):
     SCREEN_TITLE = "Chat"
+    MODE = "chat"
     AUTO_FOCUS = "#chat-input"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
@@ -65,6 +66,7 @@ class ChatScreen(KitScreen):
                 yield ListView(id="conversations")
                 yield Button("New chat", id="new-chat")
             with Vertical(id="chat-main"):
+                yield Static("", id="chat-model", classes="hint")
                 with Collapsible(title="System prompt", collapsed=True, id="system-box"):
                     yield TextArea(DEFAULT_SYSTEM_PROMPT, id="system-prompt", soft_wrap=True)
                 yield VerticalScroll(id="messages")
@@ -89,6 +91,7 @@ class ChatScreen(KitScreen):
         self.query_one("#messages", VerticalScroll).remove_children()
         self._conversation_id = None
         self.query_one("#chat-status", Static).update("")
+        self.query_one("#chat-model", Static).update("")
 
     # -- view -------------------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -99,9 +102,7 @@ class ChatScreen(KitScreen):
         if ws is None:
             status.update("")
             return
-        if not self.model.state.get("session"):
-            has_export = ws.checklist().get("exported")
-            status.update("" if has_export else "No exported model yet: export one on Export (F5) first.")
+        self.query_one("#chat-model", Static).update(loaded_model_line(ws, self.model.state.get("path")))
         for conv in ws.db["conversations"].rows_where(order_by="id desc", limit=50):
             item = ListItem(Label(conv["title"] or f"conversation {conv['id']}", markup=False))
             item.conversation_id = conv["id"]
@@ -173,18 +174,18 @@ class ChatScreen(KitScreen):
     # -- the model thread -------------------------------------------------------------
     def _session(self, system: str):
         """Runs on the model thread: the chat session, reopened when the model, prompt or chat changes."""
-        from ..kit_bridge import kit_module
+        from kit.infer.chat import ChatSession
+        from kit.infer.default_model import resolve_model
 
         ws = self.model.workspace(self.app.workspace_root)
-        model_path = kit_function("infer.default_model", "resolve_model")(ws)
+        model_path = resolve_model(ws)
         key = (str(model_path), system, self._conversation_id)
         session = self.model.state.get("session")
         if session is not None and self.model.state.get("key") == key:
             return session
         self.model.state.pop("session", None)
-        ChatSession = kit_module("infer.chat").ChatSession
         session = ChatSession.open(model_path, ws=ws, system_prompt=system, conversation_id=self._conversation_id)
-        self.model.state.update(session=session, key=key)
+        self.model.state.update(session=session, key=key, path=str(model_path))
         return session
 
     def _stream(self, text: str, system: str, reply: Message, cancel) -> tuple[bool, Optional[int]]:
@@ -215,4 +216,5 @@ class ChatScreen(KitScreen):
 
     def job_failed(self, worker, error) -> None:
         if not isinstance(error, Cancelled):
-            self.query_one("#chat-status", Static).update(f"no reply: {error}")
+            step = step_for(error)
+            self.query_one("#chat-status", Static).update(f"no reply: {error}." + (f" {step.words}" if step else ""))

@@ -7,63 +7,50 @@ with the file and line in a dialog (or is skipped and listed, with 'skip bad lin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Log, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Log, Select, Static
 
-from ..kit_bridge import kit_function, kit_module
+from kit.corpus import CorpusImport, import_corpus
+from kit.dictionary import ImportResult, detect_format, import_files, search, stats
+from kit.errors import TaalkitError
+
+from ..widgets.checkbox import SaidCheckbox
 from ..widgets.file_picker import FilePicker
 from ..widgets.progress_panel import ProgressPanel, ThreadProgress
 from .base import KitScreen
 
 CORPUS_KINDS = [("sentence pairs", "parallel"), ("your language only", "mono")]
 
-
-def field(row: Any, name: str, default: Any = "") -> Any:
-    """Read a column from a dict row or an attribute from a result object."""
-    if isinstance(row, dict):
-        return row.get(name, default)
-    return getattr(row, name, default)
-
-
-def guess_format(path: Path) -> str:
-    """The format the kit will detect, shown before importing (kit's detector when it has one)."""
-    try:
-        detect = kit_function("dictionary.detect", "detect_format")
-    except Exception:
-        detect = None
-    if detect is not None:
-        try:
-            return str(detect(path))
-        except Exception as err:  # shown, not raised: the import itself reports properly
-            return f"unknown ({err})"
-    name = path.name
-    if name.endswith((".index", ".dict.dz", ".dict")) or (path.is_dir() and any(path.glob("*.index"))):
-        return "dictd"
-    if "bidix" in name:
-        return "bidix"
-    if name.endswith((".tsv", ".tab")):
-        return "tsv"
-    if name.endswith(".csv"):
-        return "csv"
-    return "unknown"
+#: kit's format names, as the picker says them.
+FORMAT_NAMES = {
+    "dictd": "FreeDict (dictd)", "tei": "FreeDict (TEI XML)", "tsv": "table (TSV)", "csv": "table (CSV)",
+    "apertium-dix": "Apertium dictionary", "apertium-tsv": "Apertium table", "po": "translation file (.po)",
+    "mo": "translation file (.mo)", "tmx": "translation memory (TMX)",
+}
 
 
 def describe_format(path: Path) -> str:
-    """The picker's line under a highlighted file: what the kit will read it as."""
-    return f"format: {guess_format(path)}" if path.is_file() else ""
+    """The picker's line under a highlighted file: what kit will read it as (kit's own detector)."""
+    if not path.is_file():
+        return ""
+    try:
+        fmt = detect_format(path)
+    except TaalkitError as err:  # shown, not raised: the import itself reports it properly
+        return f"format: not recognised ({str(err).split(';')[0]})"
+    return f"format: {FORMAT_NAMES.get(fmt, fmt)}"
 
 
 class DictionaryScreen(KitScreen):
     SCREEN_TITLE = "Dictionary"
+    MODE = "dictionary"
     AUTO_FOCUS = "#search"  # typing starts where the screen's main text goes
     BINDINGS = [
-        Binding("ctrl+o", "import_dictionary", "Import dictionary…", id="dictionary.import"),
-        Binding("ctrl+t", "import_corpus", "Import text…", id="dictionary.import_text"),
+        Binding("ctrl+o", "import_dictionary", "Dictionary file…", id="dictionary.import"),
+        Binding("ctrl+t", "import_corpus", "Text file…", id="dictionary.import_text"),
         Binding("ctrl+f", "focus_search", "Search", id="dictionary.search"),
     ]
 
@@ -72,8 +59,11 @@ class DictionaryScreen(KitScreen):
         with Vertical(id="dictionary-body"):
             with Horizontal(classes="toolbar"):
                 yield Button("Import dictionary…", variant="primary", id="import-dictionary")
-                yield Checkbox("reverse", id="reverse", tooltip="The file lists your language first")
-                yield Checkbox("skip bad lines", id="skip-bad")
+                yield SaidCheckbox("your language first", id="reverse",
+                                   tooltip="Tick when the file lists words in your language first")
+                yield SaidCheckbox("skip bad lines", id="skip-bad",
+                                   tooltip="Import the good lines and list the bad ones below")
+            with Horizontal(classes="toolbar"):
                 yield Button("Import text…", id="import-corpus")
                 yield Select(CORPUS_KINDS, value="parallel", allow_blank=False, id="corpus-kind")
             yield Static("", id="dictionary-stats", classes="hint")
@@ -98,12 +88,7 @@ class DictionaryScreen(KitScreen):
         if ws is None:
             stats_label.update("")
             return
-        try:
-            stats = kit_function("dictionary.search", "stats")(ws)
-        except Exception as err:  # a missing stage must not stop the screen from drawing
-            stats_label.update(f"Dictionary statistics are not available yet ({err}).")
-        else:
-            stats_label.update(_describe_stats(stats))
+        stats_label.update(describe_stats(stats(ws)))
         self.run_search(self.query_one("#search", Input).value)
 
     def workspace_changed(self) -> None:
@@ -121,15 +106,9 @@ class DictionaryScreen(KitScreen):
         word = word.strip()
         if not word or self.ws is None:
             return
-        try:
-            rows = kit_function("dictionary.search", "search")(self.ws, word, limit=50)
-        except Exception as err:
-            self.notify(f"Search is not available: {err}", severity="warning")
-            return
-        for row in rows:
-            direction = f"{field(row, 'headword_lang')}→{field(row, 'translation_lang')}"
-            table.add_row(str(field(row, "headword")), str(field(row, "translation")),
-                          str(field(row, "pos") or ""), direction)
+        for row in search(self.ws, word, limit=50):
+            table.add_row(row["headword"], row["translation"], row.get("pos") or "",
+                          f"{row['headword_lang']}→{row['translation_lang']}")
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -163,47 +142,40 @@ class DictionaryScreen(KitScreen):
 
     def import_dictionary_file(self, path: Path) -> None:
         """Start importing ``path`` (also what the journey test calls after the picker)."""
-        fmt = guess_format(path)
-        self.query_one(ProgressPanel).start(f"Importing {path.name} (format: {fmt})")
+        self.query_one(ProgressPanel).start(f"Importing {path.name} ({describe_format(path)})")
         self._clear_problems()
-        self.import_dictionary_worker(path, self.query_one("#reverse", Checkbox).value,
-                                      self.query_one("#skip-bad", Checkbox).value, self.new_cancel_token())
+        self.import_dictionary_worker(path, self.query_one("#reverse", SaidCheckbox).value,
+                                      self.query_one("#skip-bad", SaidCheckbox).value, self.new_cancel_token())
 
     def import_corpus_file(self, path: Path) -> None:
         kind = self.query_one("#corpus-kind", Select).value
         self.query_one(ProgressPanel).start(f"Importing {path.name} as {kind} text")
         self._clear_problems()
-        self.import_corpus_worker(path, kind, self.query_one("#skip-bad", Checkbox).value, self.new_cancel_token())
+        self.import_corpus_worker(path, kind, self.query_one("#skip-bad", SaidCheckbox).value, self.new_cancel_token())
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import dictionary", group="import")
     def import_dictionary_worker(self, path: Path, reverse: bool, skip_bad: bool, cancel) -> None:
-        dictionary = kit_module("dictionary")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
         problems: list[str] = []
         with self.thread_workspace() as ws:
-            if hasattr(dictionary, "import_dictionary"):
-                result = dictionary.import_dictionary(ws, [path], reverse=reverse, skip_bad=skip_bad or None,
-                                                      progress=progress)
-            else:
-                rejects = ws.logs_dir / f"rejects-{path.name}.txt" if skip_bad else None
-                result = kit_function("dictionary", "import_files")(
-                    ws, [path], reverse=reverse, rejects_path=rejects, progress=progress, cancel=cancel)
-                if rejects is not None and rejects.exists():
-                    problems = [line.split("\t")[0] for line in rejects.read_text(encoding="utf-8").splitlines()]
-        self.app.call_from_thread(self._imported, path, result, problems)
+            rejects = ws.logs_dir / f"rejects-{path.name}.txt" if skip_bad else None
+            results = import_files(ws, [path], reverse=reverse, rejects_path=rejects, progress=progress,
+                                   cancel=cancel)
+            if rejects is not None and rejects.exists():
+                problems = [line.split("\t")[0] for line in rejects.read_text(encoding="utf-8").splitlines()]
+        self.app.call_from_thread(self._imported, path, describe_imports(results), problems)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="import text", group="import")
     def import_corpus_worker(self, path: Path, kind: str, skip_bad: bool, cancel) -> None:
-        import_corpus = kit_function("corpus", "import_corpus")
         progress = ThreadProgress(self.app, self.query_one(ProgressPanel).show)
         rejects: list = [] if skip_bad else None
         with self.thread_workspace() as ws:
             result = import_corpus(ws, path, kind=kind, rejects=rejects, progress=progress, cancel=cancel)
-        problems = [f"{path}:{field(r, 'line', 0) or 0}: {field(r, 'reason', r)}" for r in rejects or []]
-        self.app.call_from_thread(self._imported, path, result, problems)
+        problems = [f"{path}:{r.line or 0}: {r.reason}" for r in rejects or []]
+        self.app.call_from_thread(self._imported, path, describe_corpus(result), problems)
 
-    def _imported(self, path: Path, result: Any, problems: list[str]) -> None:
-        self.query_one(ProgressPanel).finish(f"{path.name}: {_describe_result(result)}")
+    def _imported(self, path: Path, summary: str, problems: list[str]) -> None:
+        self.query_one(ProgressPanel).finish(f"{path.name}: {summary}")
         if problems:
             log = self.query_one("#problems", Log)
             log.display = True
@@ -222,30 +194,47 @@ class DictionaryScreen(KitScreen):
         self.query_one(ProgressPanel).stopped(f"not imported: {error}")
 
 
-def _describe_stats(stats: Any) -> str:
-    if isinstance(stats, dict):
-        return " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items() if not isinstance(v, (dict, list)))
-    return str(stats)
+def _n(value: int) -> str:
+    return f"{value:,}"
 
 
-def _describe_result(result: Any) -> str:
-    if result is None:
-        return "done"
-    if isinstance(result, (list, tuple)):
-        return "; ".join(_describe_result(r) for r in result)
-    if isinstance(result, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.items()
-                         if isinstance(v, (int, float, str)) and k not in ("path", "sha256"))
-    count = getattr(result, "count", None)
-    if isinstance(count, int):
-        kind = getattr(result, "kind", "")
-        unit = "entries" if kind == "dictionary" else "segments"
-        fmt = getattr(result, "format", "")
-        extra = [f"{n} {what}" for what in ("duplicates", "rejected") if (n := getattr(result, what, 0))]
-        note = " (already imported)" if getattr(result, "already_imported", False) else ""
-        return ", ".join([f"{count} {unit} ({fmt})", *extra]) + note
-    for attr in ("entry_count", "segment_count", "train", "heldout"):
-        value = getattr(result, attr, None)
-        if isinstance(value, int):
-            return f"{value} {attr.replace('_', ' ')}"
-    return str(result)
+def describe_stats(stats: dict) -> str:
+    """kit.dictionary.stats in words; the coverage number becomes a share of the words in the text."""
+    if not stats.get("entries") and not stats.get("segments"):
+        return "Nothing imported yet: import a dictionary (Ctrl+O), then text (Ctrl+T)."
+    parts = [f"{_n(stats['entries'])} dictionary entries ({_n(stats['headwords'])} different words) "
+             f"from {stats['dictionaries']} file{'s' if stats['dictionaries'] != 1 else ''}"]
+    corpora = stats.get("per_corpus") or []
+    pairs = sum(c["segments"] for c in corpora if c["kind"] == "parallel")
+    mono = sum(c["segments"] for c in corpora if c["kind"] == "mono")
+    if pairs:
+        parts.append(f"{_n(pairs)} sentence pairs")
+    if mono:
+        parts.append(f"{_n(mono)} lines in your language")
+    if stats.get("coverage") is not None:
+        parts.append(f"the dictionary knows {stats['coverage'] * 100:.0f}% of the words in your text")
+    return " · ".join(parts)
+
+
+def describe_imports(results: list[ImportResult]) -> str:
+    """What kit.dictionary.import_files did, in words."""
+    return "; ".join(_describe_one(r.count, "entries" if r.kind == "dictionary" else
+                                   "sentence pairs" if r.kind == "parallel" else "lines",
+                                   r.duplicates, r.rejected, r.already_imported) for r in results) or "nothing"
+
+
+def describe_corpus(result: CorpusImport) -> str:
+    """What kit.corpus.import_corpus did, in words (how many lines are kept aside to test the model)."""
+    unit = "sentence pairs" if result.kind == "parallel" else "lines"
+    text = _describe_one(result.segments, unit, result.duplicates, result.rejected, result.already_imported)
+    if result.heldout and not result.already_imported:
+        text += f" ({_n(result.heldout)} kept aside to test the model)"
+    return text
+
+
+def _describe_one(count: int, unit: str, duplicates: int, rejected: int, already: bool) -> str:
+    if already:
+        return f"already imported ({_n(count)} {unit})"
+    extra = [f"{_n(n)} {what}" for what, n in (("repeated, kept once", duplicates), ("bad lines skipped", rejected))
+             if n]
+    return f"{_n(count)} {unit} imported" + (f", {', '.join(extra)}" if extra else "")

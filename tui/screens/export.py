@@ -18,7 +18,6 @@ from textual.widgets import Button, DataTable, Label, RadioButton, RadioSet, Sta
 
 from kit import jobs
 from kit.fsutil import human_bytes
-from kit.gguf.quantize import QUANT_TYPES
 from kit.results import ExportResult
 
 from ..widgets.progress_panel import ProgressPanel, ThreadProgress
@@ -35,14 +34,17 @@ OFFERED = (
 
 
 def expected_size(parameters: Optional[int], quant: str) -> str:
-    """Parameters × kit's bits per weight for the type: the estimate before kit has read the shapes."""
+    """kit's rough size from the parameter count: what is shown before kit has read the shapes."""
+    from kit.models.memory import estimate_gguf_bytes
+
     if not parameters:
         return "size unknown until a model exists"
-    return f"≈ {human_bytes(parameters * QUANT_TYPES[quant].bits / 8)}"
+    return f"≈ {human_bytes(estimate_gguf_bytes(parameters, quant))}"
 
 
 class ExportScreen(KitScreen):
     SCREEN_TITLE = "Export"
+    MODE = "export"
     AUTO_FOCUS = "#quant"
     STOPPING_MESSAGE = "stopping… (nothing half-written is kept)"
     BINDINGS = [Binding("ctrl+e", "export", "Export", id="export.run")]
@@ -51,7 +53,7 @@ class ExportScreen(KitScreen):
         yield from self.compose_header()
         with Horizontal(id="export-body"):
             with VerticalScroll(id="export-left"):
-                yield Label("Quantization (smaller file, a little less exact)", classes="section-title")
+                yield Label("Size of the file (quantization)", classes="section-title")
                 with RadioSet(id="quant"):
                     for i, (name, advice) in enumerate(OFFERED):
                         yield RadioButton(f"{name}  {advice}", value=i == 0, id=f"quant-{name}")

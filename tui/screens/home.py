@@ -45,6 +45,7 @@ def find_workspaces(*roots: Path) -> list[Path]:
 
 class HomeScreen(KitScreen):
     SCREEN_TITLE = "Home"
+    MODE = "home"
     AUTO_FOCUS = "#workspaces"  # arrows + Enter open one; with none yet, the new folder's field (below)
     BINDINGS = [
         Binding("ctrl+n", "focus_create", "New workspace", id="home.new"),

@@ -9,48 +9,47 @@ progress and is written to the workspace's exports folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, DataTable, Label, TextArea
+from textual.widgets import Button, DataTable, Label, Static, TextArea
 
-from ..kit_bridge import kit_function, kit_module
+from kit.errors import Cancelled
+from kit.infer.glossary import GlossaryEntry
+
 from ..model_thread import ModelThread
+from ..widgets.checkbox import SaidCheckbox
 from ..widgets.file_picker import FilePicker
 from ..widgets.progress_panel import ProgressPanel, ThreadProgress
-from .base import KitScreen
+from .base import KitScreen, loaded_model_line
 
 
-def unpack(result: Any) -> tuple[str, list]:
-    """(text, glossary entries used) from whatever ``kit.infer.translate`` returns."""
-    if isinstance(result, str):
-        return result, []
-    get = (lambda k: result.get(k)) if isinstance(result, dict) else (lambda k: getattr(result, k, None))
-    text = get("text") or get("translation") or get("output") or ""
-    glossary = get("glossary_entries") or get("glossary") or get("entries") or []
-    return str(text), list(glossary)
+def entry_pair(entry: GlossaryEntry) -> tuple[str, str]:
+    """(word, meaning) for the table: the word as typed, and the headword when it matched another form."""
+    word = entry.headword if entry.word == entry.headword else f"{entry.word} ({entry.headword})"
+    return word, entry.translation
 
 
-def entry_pair(entry: Any) -> tuple[str, str]:
-    if isinstance(entry, (tuple, list)):
-        return str(entry[0]), str(entry[1]) if len(entry) > 1 else ""
-    if isinstance(entry, dict):
-        return str(entry.get("headword", "")), str(entry.get("translation", ""))
-    if hasattr(entry, "word") and getattr(entry, "word") != getattr(entry, "headword", None):
-        return f"{entry.word} ({entry.headword})", str(entry.translation)
-    return str(getattr(entry, "headword", entry)), str(getattr(entry, "translation", ""))
+def output_name(path: Path, to: str, model: str, glossary: bool) -> str:
+    """The translated file's name: the input's, the language, the model, and whether the dictionary helped.
+
+    One output per input, direction, model and dictionary setting: the same settings resume an
+    interrupted file (Escape), a newer model or the other setting starts a fresh one.
+    """
+    return f"{path.stem}.{to}.{model}{'' if glossary else '.without-dictionary'}{path.suffix or '.txt'}"
 
 
 class TranslateScreen(KitScreen):
     SCREEN_TITLE = "Translate"
+    MODE = "translate"
     AUTO_FOCUS = "#source-text"  # typing starts where the screen's main text goes
     BINDINGS = [
         Binding("ctrl+t", "translate", "Translate", id="translate.run"),
-        Binding("ctrl+r", "swap", "Swap direction", id="translate.swap"),  # ctrl+d deletes in text
-        Binding("ctrl+o", "translate_file", "Translate file…", id="translate.file"),
+        Binding("ctrl+r", "swap", "Swap", id="translate.swap"),  # ctrl+d deletes in text
+        Binding("ctrl+o", "translate_file", "Whole file…", id="translate.file"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -67,15 +66,17 @@ class TranslateScreen(KitScreen):
             with Horizontal(classes="toolbar"):
                 yield Label("", id="direction")
                 yield Button("⇄ Swap", id="swap")
-                yield Checkbox("use dictionary", value=True, id="use-glossary")
+                yield SaidCheckbox("use dictionary", value=True, id="use-glossary",
+                                   tooltip="Show the model the dictionary's entries for the words in the text")
                 yield Button("Translate", variant="primary", id="translate")
-                yield Button("Translate file…", id="translate-file")
+                yield Button("Whole file…", id="translate-file", tooltip="Translate a text file line by line (Ctrl+O)")
             with Horizontal(id="panes"):
                 yield TextArea("", id="source-text", soft_wrap=True)
                 yield TextArea("", id="target-text", soft_wrap=True, read_only=True)
                 with Vertical(id="glossary-box"):
                     yield Label("Dictionary entries used", classes="section-title")
                     yield DataTable(id="glossary", zebra_stripes=True, show_cursor=False)
+            yield Static("", id="translate-model", classes="hint")
             yield ProgressPanel(id="translate-progress")
         yield from self.compose_footer()
 
@@ -94,6 +95,12 @@ class TranslateScreen(KitScreen):
         self.query_one("#direction", Label).update(f" {src} → {dst} ")
         self.query_one("#source-text", TextArea).border_title = src
         self.query_one("#target-text", TextArea).border_title = dst
+        self.show_model()
+
+    def show_model(self) -> None:
+        """Which model translates: the current model's export, and whether it is loaded yet."""
+        loaded = self.model.state.get("path")
+        self.query_one("#translate-model", Static).update(loaded_model_line(self.ws, loaded))
 
     def workspace_changed(self) -> None:
         super().workspace_changed()
@@ -126,48 +133,55 @@ class TranslateScreen(KitScreen):
             return
         if self.require_workspace():
             self.query_one(ProgressPanel).start("Translating")
-            self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", Checkbox).value,
+            self.translate_worker(text, self.languages()[1], self.query_one("#use-glossary", SaidCheckbox).value,
                                   self.new_cancel_token())
 
     # -- the model thread -------------------------------------------------------------
     def _translator(self):
-        """Runs on the model thread: a Translator for the newest model, loaded once and reused."""
+        """Runs on the model thread: a Translator for the current model's export, loaded once and reused."""
+        from kit.infer.default_model import resolve_model
+        from kit.infer.translate import Translator
+
         ws = self.model.workspace(self.app.workspace_root)
-        model_path = kit_function("infer.default_model", "resolve_model")(ws)
+        model_path = resolve_model(ws)
         translator = self.model.state.get("translator")
         if translator is None or self.model.state.get("path") != str(model_path):
-            translator = kit_module("infer.translate").Translator(ws, model_path=model_path)
+            translator = Translator(ws, model_path=model_path)
             self.model.state.update(translator=translator, path=str(model_path))
         return ws, translator
 
     def _translate_text(self, text: str, to: str, glossary: bool, cancel):
+        from kit.infer.translate import translate
+
         ws, translator = self._translator()
-        return kit_function("infer.translate", "translate")(ws, text, to=to, glossary=glossary,
-                                                            translator=translator, cancel=cancel)
+        return translate(ws, text, to=to, glossary=glossary, translator=translator, cancel=cancel)
 
     def _translate_file(self, path: Path, to: str, glossary: bool, progress, cancel) -> Path:
+        from kit.infer.translate import translate_file
+
         ws, translator = self._translator()
-        # One output per input, direction, model and glossary setting: the same settings resume an
-        # interrupted file (Escape), a newer model or the other glossary setting starts a fresh one.
         model = Path(self.model.state.get("path") or "model").stem
-        flavour = "glossary" if glossary else "plain"
-        out = ws.exports_dir / f"{path.stem}.{to}.{model}.{flavour}{path.suffix or '.txt'}"
-        kit_function("infer.translate", "translate_file")(ws, path, out, to=to, glossary=glossary,
-                                                          translator=translator, progress=progress, cancel=cancel)
+        out = ws.exports_dir / output_name(path, to, model, glossary)
+        translate_file(ws, path, out, to=to, glossary=glossary, translator=translator, progress=progress,
+                       cancel=cancel)
         return out
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate", group="translate")
     def translate_worker(self, text: str, to: str, glossary: bool, cancel) -> None:
         result = self.model.call(self._translate_text, text, to, glossary, cancel)
-        self.app.call_from_thread(self._translated, *unpack(result))
+        self.app.call_from_thread(self._translated, result)
 
-    def _translated(self, text: str, glossary: list) -> None:
-        self.query_one("#target-text", TextArea).text = text
+    def _translated(self, result) -> None:
+        """Show a :class:`kit.infer.translate.Translation`: its text and the entries the model was shown."""
+        self.query_one("#target-text", TextArea).text = result.text
         table = self.query_one("#glossary", DataTable)
         table.clear()
-        for entry in glossary:
+        for entry in result.glossary_entries:
             table.add_row(*entry_pair(entry))
-        self.query_one(ProgressPanel).finish(f"{len(glossary)} dictionary entries used")
+        n = len(result.glossary_entries)
+        note = " · the model's answer looked wrong, so this is the word-by-word draft" if result.fell_back else ""
+        self.query_one(ProgressPanel).finish(f"{n} dictionary entr{'y' if n == 1 else 'ies'} used{note}")
+        self.show_model()
 
     # -- a file -----------------------------------------------------------------------
     @on(Button.Pressed, "#translate-file")
@@ -185,7 +199,7 @@ class TranslateScreen(KitScreen):
 
     def translate_file(self, path: Path) -> None:
         self.query_one(ProgressPanel).start(f"Translating {path.name}")
-        self.translate_file_worker(path, self.languages()[1], self.query_one("#use-glossary", Checkbox).value,
+        self.translate_file_worker(path, self.languages()[1], self.query_one("#use-glossary", SaidCheckbox).value,
                                    self.new_cancel_token())
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="translate file", group="translate")
@@ -199,4 +213,8 @@ class TranslateScreen(KitScreen):
         self.notify(f"Translation written to {out}")
 
     def job_failed(self, worker, error) -> None:
-        self.query_one(ProgressPanel).stopped(f"stopped: {error}")
+        panel = self.query_one(ProgressPanel)
+        if isinstance(error, Cancelled):
+            panel.stopped("stopped: the lines done so far are kept" if worker.name == "translate file" else "stopped")
+        else:
+            panel.failed(f"not translated: {error}")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from kit.errors import Cancelled, InputFormatError, ResourceError, TaalkitError, WorkspaceError
 
+from ..next_steps import step_for
+
+#: The packages of the training tier (``taalkit[train]``); the runtime tier has none of them.
+TRAIN_TIER = {"torch", "transformers", "peft", "accelerate", "safetensors", "sentencepiece"}
+
 
 def next_step(error: BaseException) -> str:
-    """One sentence telling a non-expert what to try, chosen by the kind of error."""
-    from ..kit_bridge import StageMissing
-
-    if isinstance(error, StageMissing):
-        return "This part of taalkit is not installed in this build. The other screens still work."
+    """One sentence telling a non-expert what to try: the step kit named, else by the kind of error."""
+    step = step_for(error)
+    if step is not None:
+        return step.words
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in TRAIN_TIER:
+        return ("This step needs the training tools, which are not installed here "
+                "(pip install 'taalkit[train]'). Chat, Translate and the dictionary still work.")
     if isinstance(error, InputFormatError):
         return ("Open the file at the line named above and fix it, or tick 'skip bad lines' "
                 "and import again.")
@@ -48,6 +55,8 @@ class ErrorModal(ModalScreen[None]):
     ErrorModal .error-title { text-style: bold; color: $error; }
     ErrorModal .error-message { margin: 1 0; }
     ErrorModal .error-next { color: $text-muted; margin-bottom: 1; }
+    ErrorModal .error-buttons { height: auto; }
+    ErrorModal .error-buttons Button { margin-right: 2; }
     """
 
     def __init__(self, title: str, error: BaseException) -> None:
@@ -61,11 +70,18 @@ class ErrorModal(ModalScreen[None]):
             yield Label(self.title_text, classes="error-title")
             yield Static(self.message, classes="error-message", id="error-message", markup=False)
             yield Static(next_step(self.error), classes="error-next", id="error-next")
-            yield Button("OK", variant="error", id="error-ok")
+            with Horizontal(classes="error-buttons"):
+                step = step_for(self.error)
+                if step is not None:
+                    yield Button(step.button, variant="primary", id="error-go")
+                yield Button("OK", variant="error", id="error-ok")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        step = step_for(self.error) if event.button.id == "error-go" else None
         self.dismiss(None)
+        if step is not None:
+            self.app.switch_mode(step.mode)
 
     def action_dismiss_error(self) -> None:
         self.dismiss(None)
