@@ -323,11 +323,14 @@ def main() -> None:
         gemma = _gemma_gguf()
         if gemma is not None and not args.no_gemma:
             bases.append(("Gemma-3-270M", gemma))
+        levers_by_label = {"": {"draft": False, "memory": 0, "fallback": False},
+                           " + draft": {"draft": True, "memory": 0},
+                           " + draft + memory": {"draft": True, "memory": 2},
+                           " + draft + memory + consensus": {"draft": True, "memory": 2, "consensus": True}}
         for base_name, gguf in bases:
-            for label, levers in (("", {"draft": False, "memory": 0, "fallback": False}),
-                                  (" + draft", {"draft": True, "memory": 0}),
-                                  (" + draft + memory", {"draft": True, "memory": 2}),
-                                  (" + draft + memory + consensus", {"draft": True, "memory": 2, "consensus": True})):
+            labels = list(levers_by_label) if base_name.startswith("SmolLM2") else ["", " + draft + memory + consensus"]
+            for label in labels:
+                levers = levers_by_label[label]
                 fn, _t = model_system(ws, gguf, **levers)
                 append_row(args.root, {**common, "system": f"{base_name} unadapted{label}",
                                        "scores": score(ws, pairs, fn), "command": baseline})
@@ -457,11 +460,16 @@ def plot(rows) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, index, title in ((axes[0], 0, "en→x"), (axes[1], 1, "x→en")):
         series: dict[str, list] = {}
+        drawn = set()
         for r in rows:
-            if r.get("budget") is not None and r.get("variant") == "kit default" and r["lang"] == "cy":
-                series.setdefault(r["system"], []).append((r["budget"], list(r["scores"].values())[index]["chrf"]))
-            if r["system"] == "word by word" and r["lang"] == "cy":
-                ax.axhline(list(r["scores"].values())[index]["chrf"], color="grey", ls="--", label="word by word")
+            if r.get("budget") is not None and r.get("variant") in ("kit default", "consensus") and r["lang"] == "cy":
+                series.setdefault(f"{r['system']} ({r['variant']})", []).append(
+                    (r["budget"], list(r["scores"].values())[index]["chrf"]))
+            parent = {"word by word": ("grey", "--"), "translation memory (closest training pair)": ("black", ":")}
+            if r["system"] in parent and r["lang"] == "cy" and r["system"] not in drawn:
+                drawn.add(r["system"])
+                colour, style = parent[r["system"]]
+                ax.axhline(list(r["scores"].values())[index]["chrf"], color=colour, ls=style, label=r["system"])
         for name, points in series.items():
             points.sort()
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)

@@ -124,11 +124,12 @@ def test_with_a_dictionary_the_requests_carry_the_draft_and_say_so(workspace, ti
          "translation_lang": "cy"}])
     pair = next((s, t) for s, t in ws.db.execute(
         "select source_text, target_text from segments where split = 'train' and source_text like '%cat sat%'"))
+    ws.set_meta(recipe={"memory": 0})  # the draft alone (test_infer_memory covers the memory examples)
     text = gather_training_text(ws, tiny_tokenizer)
     assert uses_draft(ws)
     request = user_message(pair[0], "cy", pair[0].replace("cat", "cath").replace("sat", "eisteddodd"))
     assert "\nWord by word: " in request and any(request in d for d in text.documents)
-    ws.set_meta(recipe={"draft": False, "dictionary_examples": 2})
+    ws.set_meta(recipe={"draft": False, "dictionary_examples": 2, "memory": 0})
     text = gather_training_text(ws, tiny_tokenizer)
     assert not uses_draft(ws) and not any("Word by word" in d for d in text.documents)
     assert any(f"{user_message('cat', 'cy')}<|im_end|>" in d and "cath<|im_end|>" in d for d in text.documents)
