@@ -67,7 +67,7 @@ class DemoSettings:
     method: str = "transtok"
     quant: str = "Q8_0"
     eval_limit: int = 40
-    eval_systems: tuple[str, ...] = ("adapted", "adapted+glossary", "source", "wordbyword")
+    eval_systems: tuple[str, ...] = ("adapted", "adapted+glossary", "source", "wordbyword", "memory")
     eval_directions: tuple[str, ...] = ("en->xx",)
     chat_tokens: int = 60
 

@@ -211,8 +211,8 @@ def _report_segment(result, label: Optional[str], no_glossary: bool) -> None:
 @click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The adapted GGUF (default: the current model's newest export; see 'taalkit use').")
 @click.option("--system", "systems", multiple=True,
-              type=click.Choice(["adapted", "adapted+glossary", "source", "source+glossary", "wordbyword"]),
-              help="Only these systems (repeatable; default: all five).")
+              type=click.Choice(["adapted", "adapted+glossary", "source", "source+glossary", "wordbyword", "memory"]),
+              help="Only these systems (repeatable; default: all six).")
 @click.option("--direction", "directions", multiple=True, metavar="SRC->TGT",
               help="Only this direction, in the workspace's language codes, e.g. en->cy (repeatable; "
                    "default: both).")
@@ -223,13 +223,13 @@ def _report_segment(result, label: Optional[str], no_glossary: bool) -> None:
 @workspace_option
 @click.pass_context
 def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, parallel, workspace) -> None:
-    """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary and word-by-word.
+    """chrF / chrF++ of the adapted model ± glossary, the source model ± glossary, word-by-word and memory.
 
     'adapted' is the current model's newest export (see 'taalkit use'); 'source' is the unadapted
     SmolLM2-135M-Instruct as the Q4_1 GGUF embedded in taalkit.
     """
     from ..errors import TaalkitError
-    from ..evaluate import DIRECTIONS, PARALLEL, SYSTEMS, _resolve_direction, evaluate, read_test_pairs
+    from ..evaluate import DIRECTIONS, PARALLEL, SYSTEM_TABLE, SYSTEMS, _resolve_direction, evaluate, read_test_pairs
 
     ws = open_workspace(ctx)
     from ..shipped import test_file as shipped_test_file
@@ -243,7 +243,7 @@ def eval_cmd(ctx, test_file, limit, model, systems, directions, bpc, parallel, w
     systems = systems or SYSTEMS
     parallel = parallel or PARALLEL
     n = len(read_test_pairs(test_file, limit))
-    model_systems = [s for s in systems if s != "wordbyword"]
+    model_systems = [s for s in systems if SYSTEM_TABLE[s].model]
     adapted = _model_for(ws, model) if any(s.startswith("adapted") for s in systems) and (
         model is not None or ws.current_export() is not None) else None
     click.echo(f"eval: {n} pairs × {len(directions)} direction(s) × {len(systems)} system(s): "
@@ -284,7 +284,7 @@ def format_table(results: list[dict]) -> str:
                 why = r.get("skipped", "") if r else ""
                 cells.append(f"{'—':>14}{'—':>9}")
             else:
-                model = Path(r["model"]).name if r["model"] != "dictionary" else "dictionary"
+                model = r["model"] if r["model"] in ("dictionary", "translation memory") else Path(r["model"]).name
                 cells.append(f"{r['chrf']:>14.2f}{r['chrf_pp']:>9.2f}")
         lines.append(f"{system:<18}" + "".join(cells) + f"  {model or why}")
     for r in bpc_rows:

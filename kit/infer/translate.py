@@ -258,7 +258,7 @@ class Translator:
                     out = plan.draft
                     notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
         chosen = "model" if not fell_back else ("memory" if out != plan.draft else "draft")
-        if self.consensus and not stopped:
+        if self.consensus and not stopped and plan.single_line:  # memory pairs are one line each
             pool = [(chosen, out)] + ([("draft", plan.draft)] if plan.draft else []) + [
                 ("memory", m.target) for m in plan.matches[:CONSENSUS_MATCHES]]
             pick = consensus([c for _k, c in pool])
