@@ -140,3 +140,18 @@ async def test_every_screen_opens_with_its_main_field_focused(snap_workspace):
             await pilot.press(key)
             await pilot.pause()
             assert app.focused is not None and app.focused.id == widget_id, (key, app.focused)
+
+
+async def test_past_conversations_have_a_key(snap_workspace):
+    add_conversation(snap_workspace, [("user", "Shwmae"), ("assistant", "Helo")])
+    app = TaalkitApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        assert app.focused.id == "chat-input"
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.focused.id == "conversations"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [m.text for m in app.screen.query(Message)] == ["Shwmae", "Helo"]

@@ -51,6 +51,7 @@ class ChatScreen(KitScreen):
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new"),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="chat.copy"),
         Binding("ctrl+s", "focus_system", "System prompt", id="chat.system"),
+        Binding("ctrl+l", "focus_history", "Past chats", id="chat.history"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -133,6 +134,16 @@ class ChatScreen(KitScreen):
             return
         self.app.copy_to_clipboard(replies[-1].text)
         self.notify("Reply copied to the clipboard.")
+
+    def action_focus_history(self) -> None:
+        """The past conversations: arrows choose one, Enter opens it."""
+        history = self.query_one("#conversations", ListView)
+        if not len(history):
+            self.notify("No past conversations in this workspace yet.")
+            return
+        if history.index is None:
+            history.index = 0  # the newest, highlighted, so Enter opens it
+        history.focus()
 
     def action_focus_system(self) -> None:
         box = self.query_one("#system-box", Collapsible)
