@@ -33,6 +33,11 @@ OFFERED = (
 )
 
 
+#: What each kind of model is, in words (kit's ``models.role``).
+ROLE_WORDS = {"source": "the base model as added", "transtok": "the base model with your language's vocabulary",
+              "finetuned": "fine-tuned on your text"}
+
+
 def expected_size(parameters: Optional[int], quant: str) -> str:
     """kit's rough size from the parameter count: what is shown before kit has read the shapes."""
     from kit.models.memory import estimate_gguf_bytes
@@ -106,7 +111,7 @@ class ExportScreen(KitScreen):
 
     def show_sizes(self, row: dict, table: dict) -> None:
         """Expected size per offered type: kit.gguf's prediction when known, else bits per weight."""
-        lines = [f"Model: {row['name']} ({row['role']})", "Expected file size:"]
+        lines = [f"Model: {row['name']} ({ROLE_WORDS.get(row['role'], row['role'])})", "Expected file size:"]
         for name, _advice in OFFERED:
             info = table.get(name)
             if info:
