@@ -81,6 +81,15 @@ class FinetuneResult:
 
 
 @dataclass(frozen=True)
+class RunPoint:
+    """One recorded step of a fine-tuning run: ``loss`` (training) or ``bits_per_char`` (held-out), or both."""
+
+    step: int
+    loss: Optional[float]
+    bits_per_char: Optional[float]
+
+
+@dataclass(frozen=True)
 class RunState:
     """Where the newest fine-tuning run stands (what Adapt shows before anything runs)."""
 
@@ -92,6 +101,12 @@ class RunState:
     @property
     def resumable(self) -> bool:
         return self.status != "finished"
+
+    def points(self, ws) -> list["RunPoint"]:
+        """Every metric row the run recorded, in step order (training loss and held-out bits per char)."""
+        return [RunPoint(int(r["step"]), r["loss"], r["bits_per_char"])
+                for r in ws.db.query("select step, loss, bits_per_char from run_metrics where run_id = ? "
+                                     "order by step", [self.id])]
 
     @classmethod
     def latest(cls, ws) -> Optional["RunState"]:

@@ -156,8 +156,8 @@ class AdaptScreen(KitScreen):
         if run is None:
             return
         plot.clear_points()
-        for m in ws.db["run_metrics"].rows_where("run_id = ?", [run.id], order_by="step"):
-            plot.add_point(m["step"], m["loss"], m["bits_per_char"], redraw=False)
+        for point in run.points(ws):
+            plot.add_point(point.step, point.loss, point.bits_per_char, redraw=False)
         plot.replot()
         if run.resumable and not force:
             self.query_one(ProgressPanel).note(
