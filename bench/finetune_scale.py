@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/finetune_scale.py                 # tiny Llama, 2 alternating rounds
     .venv/bin/python bench/finetune_scale.py --hidden 256 --layers 4 --steps 40 --rounds 4
+    .venv/bin/python bench/finetune_scale.py --fsdp          # also P sharded ranks (--fsdp, FSDP2)
 
 Both sides use the same cores: one process with ``TAALKIT_THREADS=P`` threads against P processes
 with one thread each (gloo on CPU, through accelerate), the same global batch and the same steps, on
@@ -12,7 +13,9 @@ the same workspace copy. Each run is a real ``python -m kit.cli finetune`` proce
 launcher are outside it; the wall time of the whole verb is shown beside it). Rounds alternate the
 order so machine load drifts hit both sides alike. Efficiency = tokens/s(P processes) / tokens/s(1).
 On a 2-core laptop expect at most 1: data parallelism pays on several GPUs or machines, and this
-bench measures what splitting the same cores costs.
+bench measures what splitting the same cores costs. ``--fsdp`` adds a third side, P ranks that each
+hold 1/P of the weights and moments and gather every layer from the others for each forward and
+backward: what sharding costs on top of plain data parallelism.
 """
 
 from __future__ import annotations
@@ -48,13 +51,14 @@ def make_workspace(folder: Path, hidden: int, layers: int) -> Path:
     return folder / "ws"
 
 
-def run_once(template: Path, scratch: Path, processes: int, threads: int, args: list[str]) -> dict:
+def run_once(template: Path, scratch: Path, processes: int, threads: int, args: list[str],
+             fsdp: bool = False) -> dict:
     ws = scratch / f"ws-{processes}-{time.monotonic_ns()}"
     shutil.copytree(template, ws)
     env = dict(os.environ, TAALKIT_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "kit.cli", "-w", str(ws), "finetune", *args]
     if processes > 1:
-        cmd += ["--processes", str(processes)]
+        cmd += ["--processes", str(processes)] + (["--fsdp"] if fsdp else [])
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
@@ -76,18 +80,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--fsdp", action="store_true", help="also P ranks with --fsdp (sharded)")
     opts = parser.parse_args()
     args = ["--steps", str(opts.steps), "--stage", "full", "--batch-size", str(opts.batch_size),
             "--seq-len", str(opts.seq_len), "--eval-every", str(opts.steps), "--checkpoint-every", str(opts.steps)]
     with tempfile.TemporaryDirectory(prefix="taalkit-scale-") as tmp:
         scratch = Path(tmp)
         template = make_workspace(scratch, opts.hidden, opts.layers)
-        results: dict[int, list[dict]] = {1: [], opts.processes: []}
+        sides = [(1, False), (opts.processes, False)] + ([(opts.processes, True)] if opts.fsdp else [])
+        results: dict[tuple, list[dict]] = {side: [] for side in sides}
         for r in range(opts.rounds):
-            order = [1, opts.processes] if r % 2 == 0 else [opts.processes, 1]
-            for n in order:
+            shift = r % len(sides)  # rotate the order so load drifts hit every side alike
+            for n, fsdp in sides[shift:] + sides[:shift]:
                 threads = opts.processes if n == 1 else 1
-                results[n].append(run_once(template, scratch, n, threads, args))
+                results[(n, fsdp)].append(run_once(template, scratch, n, threads, args, fsdp))
     load = os.getloadavg()[0]
     print(f"tiny Llama hidden {opts.hidden}, {opts.layers} layers; {opts.steps} full steps of "
           f"{opts.batch_size}x{opts.seq_len} tokens (global batch); {opts.rounds} alternating rounds; "
@@ -95,16 +101,19 @@ def main() -> None:
     print()
     print("| processes x threads | training tokens/s (median) | per round | wall of the verb, s (median) |")
     print("|---|---|---|---|")
-    for n in results:
-        rates = [x["tokens_per_s"] for x in results[n]]
-        walls = [x["wall_s"] for x in results[n]]
-        shape = f"1 x {opts.processes}" if n == 1 else f"{n} x 1"
+    for (n, fsdp), runs in results.items():
+        rates = [x["tokens_per_s"] for x in runs]
+        walls = [x["wall_s"] for x in runs]
+        shape = f"1 x {opts.processes}" if n == 1 else f"{n} x 1" + (" (--fsdp)" if fsdp else "")
         print(f"| {shape} | {statistics.median(rates):.0f} | {', '.join(f'{x:.0f}' for x in rates)} | "
               f"{statistics.median(walls):.1f} |")
-    one = statistics.median(x["tokens_per_s"] for x in results[1])
-    many = statistics.median(x["tokens_per_s"] for x in results[opts.processes])
+    one = statistics.median(x["tokens_per_s"] for x in results[(1, False)])
     print()
-    print(f"efficiency ({opts.processes} processes / 1 process, same cores): {many / one:.2f}")
+    for (n, fsdp), runs in results.items():
+        if n > 1:
+            many = statistics.median(x["tokens_per_s"] for x in runs)
+            print(f"efficiency ({n} processes{' with --fsdp' if fsdp else ''} / 1 process, same cores): "
+                  f"{many / one:.2f}")
 
 
 if __name__ == "__main__":
