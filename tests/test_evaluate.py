@@ -115,6 +115,13 @@ def test_eval_and_translate_verbs(ws, test_tsv):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip()
     assert "dictionary: open = agor; file = ffeil" in result.stderr
+    assert "similar sentence" not in result.stderr  # no parallel text imported: no memory to show
+    ws.db["segments"].insert({"kind": "parallel", "source_text": "Open the file now", "target_text": "Agor y ffeil nawr",
+                              "split": "train"})
+    result = runner.invoke(main, ["-w", str(ws.root), "translate", "--model", str(default_model_gguf()),
+                                  "Open the file"])
+    assert result.exit_code == 0, result.output
+    assert "similar sentence (" in result.stderr and "alike): Open the file now = Agor y ffeil nawr" in result.stderr
 
     result = runner.invoke(main, ["-w", str(ws.root), "eval", "--test", str(ws.root / "missing.tsv")])
     assert result.exit_code == 2 and "no such test file" in result.stderr

@@ -52,13 +52,13 @@ class TranslationMemory:
         grams = [trigrams(s) for s, _t in self.pairs]
         df = Counter(g for gs in grams for g in gs)
         n = max(1, len(self.pairs))
-        self.idf = {g: math.log(n / c) for g, c in df.items() if c <= COMMON_SHARE * n or n < 50}
+        self.idf = {g: math.log(1 + n / c) for g, c in df.items() if c <= COMMON_SHARE * n or n < 50}
         self.common = {g for g in df if g not in self.idf}
-        self.unseen_idf = math.log(n) if n > 1 else 1.0  # a trigram no pair has: as rare as can be
+        self.unseen_idf = math.log(1 + n)  # a trigram no pair has: as rare as can be
         postings: dict[str, list[int]] = {}
         mass = np.zeros(n, dtype=np.float64)
         for i, gs in enumerate(grams):
-            for g in gs:
+            for g in sorted(gs):  # a fixed order: float sums must not depend on PYTHONHASHSEED
                 w = self.idf.get(g)
                 if w:
                     postings.setdefault(g, []).append(i)
@@ -75,7 +75,7 @@ class TranslationMemory:
         out pairs whose source is that text (a training pair must not be its own example)."""
         if not self.pairs or k <= 0:
             return []
-        query = trigrams(text) - self.common
+        query = sorted(trigrams(text) - self.common)  # sorted: the same scores in every process
         grams = [g for g in query if g in self.postings]
         if not grams:
             return []
