@@ -134,6 +134,17 @@ class ExportResult:
         ok = self.verification.get("ok")
         return None if ok is None else bool(ok)
 
+    @property
+    def chats(self) -> Optional[bool]:
+        """Whether the model answered the check's chat prompt properly (None: not tried). A file can be
+        a faithful copy (``verified``) of a model that does not chat yet (too little fine-tuning)."""
+        ok = (self.verification.get("chat") or {}).get("ok")
+        return None if ok is None else bool(ok)
+
+    @property
+    def chat_problems(self) -> list[str]:
+        return [str(p) for p in (self.verification.get("chat") or {}).get("problems") or []]
+
     @classmethod
     def from_row(cls, row: dict) -> "ExportResult":
         return cls(id=int(row.get("id") or 0), path=str(row["path"]), quant=str(row.get("quant") or ""),

@@ -44,3 +44,30 @@ async def test_dictionary_numbers_are_said_in_words(snap_workspace):
 def test_a_translated_file_is_named_in_words():
     assert output_name(Path("lines.txt"), "cy", "cymraeg-Q4_0", True) == "lines.cy.cymraeg-Q4_0.txt"
     assert output_name(Path("lines.tsv"), "cy", "m", False) == "lines.cy.m.without-dictionary.tsv"
+
+
+async def test_export_says_when_the_file_is_right_but_the_model_does_not_chat_yet(snap_workspace):
+    """The check's verdict is two things: the file matches the model (llama.cpp), and the model chats."""
+    import json
+
+    from kit.workspace import Workspace
+
+    ws = Workspace.open(snap_workspace)
+    try:
+        model = ws.db["models"].insert({"name": "finetuned-1", "role": "finetuned", "path": "models/x",
+                                        "created_at": "2026-01-01T00:00:00+00:00"}).last_pk
+        verification = {"ok": True, "tokenization": {"identical": True, "texts": 46},
+                        "chat": {"ok": False, "problems": ["does not end (no end-of-turn token within the "
+                                                           "length limit)"]},
+                        "reply": "You are a helpful a helpful a helpful"}
+        ws.db["exports"].insert({"model_id": model, "path": "gguf/finetuned-1-Q4_0.gguf", "quant": "Q4_0",
+                                 "size_bytes": 62_000_000, "verification": json.dumps(verification),
+                                 "created_at": "2026-01-01T00:00:00+00:00"})
+    finally:
+        ws.close()
+    app = TaalkitApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await settle(pilot)
+        text = str(app.screen.query_one("#verification", Static).render())
+        assert "✔ Passed" in text and "Does not chat properly yet" in text and "does not end" in text, text

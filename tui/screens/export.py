@@ -209,6 +209,12 @@ def describe_verification(export: ExportResult) -> str:
         kl = v["divergence"].get("kl_mean")
         lines.append(f"• Picks the same next word as the full-size file {agree * 100:.0f} % of the time"
                      + (f" (mean KL divergence {kl:.3g})." if kl is not None else "."))
+    if export.chats is False:
+        why = "; ".join(export.chat_problems) or "its answer was not a proper reply"
+        lines.append(f"✘ Does not chat properly yet ({why}): the file is right, the model needs more "
+                     "fine-tuning (Adapt, F4).")
+    elif export.chats:
+        lines.append("• Answers a chat message and stops at the end of its turn.")
     if v.get("reply"):
         lines.append(f"• Sample reply: {str(v['reply'])[:70]!r}")
     return "\n".join(lines)
