@@ -15,7 +15,9 @@ from typing import Optional
 
 from ..errors import ResourceError, TaalkitError
 from ..fsutil import human_bytes, require_free_disk
-from ..models.loading import resolve_device  # noqa: F401  (one device policy for every stage)
+# One device policy for every stage (kit.models.loading): which device, and which precision on it.
+from ..models.loading import (CUDA_HINT, PRECISIONS, autocast, compute_dtype, require_device,  # noqa: F401
+                              resolve_device)
 # The memory formula lives with the model's shape and family (kit.models.memory); the stages it
 # counts and the LoRA rank are the model's too.
 from ..models.memory import STAGES, estimate_memory  # noqa: F401
@@ -41,59 +43,6 @@ def recipe(ws) -> dict:
     out = dict(RECIPE_DEFAULTS)
     out.update({k: v for k, v in (ws.meta("recipe", None) or {}).items() if k in RECIPE_DEFAULTS})
     return out
-
-
-CUDA_HINT = ("install a CUDA build of torch (https://pytorch.org/get-started/locally/) on a machine with an "
-             "NVIDIA GPU, or use --device cpu")
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
-def require_device(name: Optional[str], purpose: str) -> str:
-    """The device to run ``purpose`` on (``auto`` resolved), or a one-line refusal naming what to install."""
-    import torch
-
-    name = (name or "auto").strip().lower()
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TaalkitError(f"{purpose} on --device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
-                           f"{CUDA_HINT}")
-    if name.startswith("cuda:"):
-        index = name.split(":", 1)[1]
-        if not index.isdigit() or int(index) >= torch.cuda.device_count():
-            raise TaalkitError(f"{purpose} on --device {name}: torch sees {torch.cuda.device_count()} GPU(s), "
-                               f"numbered from cuda:0")
-    return resolve_device(name)
-
-
-def compute_dtype(device: str, precision: str = "auto"):
-    """The dtype forward passes run in: bf16 where the device supports it (CUDA since Ampere), else
-    fp32. ``bf16``/``fp32`` force one (on a CPU, bf16 is how a test walks the GPU's code path).
-    Weights stay fp32 either way (autocast: master weights and optimizer in fp32)."""
-    import torch
-
-    if precision not in PRECISIONS:
-        raise TaalkitError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
-    kind = torch.device(device).type
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        if kind == "cuda" and not torch.cuda.is_bf16_supported():
-            raise TaalkitError(f"this GPU ({torch.cuda.get_device_name(torch.device(device))}) has no bf16; "
-                               f"use --precision fp32")
-        return torch.bfloat16
-    if kind == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
-
-
-def autocast(device: str, dtype):
-    """Autocast to ``dtype`` on ``device`` (nothing to do for fp32)."""
-    import contextlib
-
-    import torch
-
-    if dtype is None or dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
 def physical_cores() -> int:

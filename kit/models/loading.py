@@ -1,8 +1,11 @@
-"""The one way every stage loads a workspace model or tokenizer: local files only, no remote code.
+"""The one way every stage loads a workspace model or tokenizer, and the one device policy.
 
 Kept thin on purpose: the safety switches (``local_files_only=True``, never
 ``trust_remote_code``, safetensors only) live in one place, and a missing folder becomes a
-one-line error naming the path instead of a Hub lookup traceback.
+one-line error naming the path instead of a Hub lookup traceback. Which device ``auto`` means, a
+refusal naming what to install when the asked-for device is absent, and the precision forward
+passes run in (bf16 where the device has it) are decided here too, for trans-tokenization and
+fine-tuning alike.
 """
 
 from __future__ import annotations
@@ -40,6 +43,59 @@ def resolve_device(name: Optional[str] = "auto") -> str:
             raise TaalkitError("device mps asked for, but this torch has no Apple MPS; use auto or cpu")
         return name
     raise TaalkitError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+
+
+CUDA_HINT = ("install a CUDA build of torch (https://pytorch.org/get-started/locally/) on a machine with an "
+             "NVIDIA GPU, or use --device cpu")
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def require_device(name: Optional[str], purpose: str) -> str:
+    """The device to run ``purpose`` on (``auto`` resolved), or a one-line refusal naming what to install."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TaalkitError(f"{purpose} on --device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                           f"{CUDA_HINT}")
+    if name.startswith("cuda:"):
+        index = name.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise TaalkitError(f"{purpose} on --device {name}: torch sees {torch.cuda.device_count()} GPU(s), "
+                               f"numbered from cuda:0")
+    return resolve_device(name)
+
+
+def compute_dtype(device: str, precision: str = "auto"):
+    """The dtype forward passes run in: bf16 where the device supports it (CUDA since Ampere), else
+    fp32. ``bf16``/``fp32`` force one (on a CPU, bf16 is how a test walks the GPU's code path).
+    Weights stay fp32 either way (autocast: master weights and optimizer in fp32)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise TaalkitError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    kind = torch.device(device).type
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        if kind == "cuda" and not torch.cuda.is_bf16_supported():
+            raise TaalkitError(f"this GPU ({torch.cuda.get_device_name(torch.device(device))}) has no bf16; "
+                               f"use --precision fp32")
+        return torch.bfloat16
+    if kind == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def autocast(device: str, dtype):
+    """Autocast to ``dtype`` on ``device`` (nothing to do for fp32)."""
+    import contextlib
+
+    import torch
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
 def _model_folder(path: os.PathLike | str, need: str) -> Path:

@@ -61,7 +61,7 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     t0 = time.perf_counter()
     total = 5 if measure else 4
 
-    from ..finetune.plan import compute_dtype
+    from ..models.loading import compute_dtype
 
     device = _resolve_device(device)  # a missing GPU (or bf16) is refused before any work
     dtype = compute_dtype(device, precision)
@@ -117,7 +117,7 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
 
 def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str, dtype=None) -> tuple[Optional[float], int]:
     """Bits per char of the new model on the fine-tune's held-out texts, at its default block length
-    (autocast to ``dtype``, as the fine-tune evaluates: kit.finetune.plan.autocast)."""
+    (autocast to ``dtype``, as the fine-tune evaluates: kit.models.loading.autocast)."""
     from ..corpus import heldout_texts
     from ..finetune.loop import default_batch
     from ..metrics import bits_per_char
@@ -125,7 +125,7 @@ def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str, dtype=Non
     texts = heldout_texts(ws, HELDOUT_LIMIT, stand_in=True)
     if not texts:
         return None, 0
-    from ..finetune.plan import autocast
+    from ..models.loading import autocast
 
     model.to(device)
     try:
@@ -236,7 +236,7 @@ def _resolve_tokenizer(ws: Workspace, tokenizer) -> tuple[Optional[dict], Path]:
 
 def _resolve_device(device: str) -> str:
     """``auto`` → CUDA when torch sees a GPU; an absent device is refused naming what to install."""
-    from ..finetune.plan import require_device
+    from ..models.loading import require_device
 
     return require_device(device, "trans-tokenization")
 
