@@ -91,3 +91,45 @@ def test_resume_on_weights_rewritten_in_place_is_one_line_exit_2(tmp_path, tiny_
     result = CliRunner().invoke(main, ["-w", str(ws.root), "finetune", "--steps", "2", "--stage", "full",
                                        "--batch-size", "2", "--seq-len", "32"])
     assert result.exit_code == 0, result.output
+
+
+def test_resume_on_changed_training_text_is_one_line_exit_2(tmp_path, tiny_llama_dir):
+    ws = finetune_workspace(Workspace.init(tmp_path / "ws", source="en", target="cy"), tiny_llama_dir)
+    _stopped_at(ws, 4)
+    cid = ws.db.execute("select id from corpora").fetchone()[0]
+    ws.db["segments"].insert({"corpus_id": cid, "kind": "parallel", "source_text": "A new line.",
+                              "target_text": "A NEW LINE.", "split": "train", "line": 999})
+    result = CliRunner().invoke(main, ["-w", str(ws.root), "finetune", "--resume"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and "loading" not in line]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "training text has changed since its checkpoint" in lines[0]
+
+
+_DIGEST = """
+import sys
+sys.path.insert(0, "tests")
+from kit.workspace import Workspace
+from kit.finetune.data import gather_training_text, pack_blocks
+from kit.finetune.loop import data_digest
+from transformers import AutoTokenizer
+ws = Workspace.open(sys.argv[1])
+tok = AutoTokenizer.from_pretrained(sys.argv[2])
+text = gather_training_text(ws, tok)
+print(data_digest(pack_blocks(tok, text.documents, 32), text.heldout))
+"""
+
+
+def test_every_process_packs_the_same_training_text(tmp_path, tiny_llama_dir):
+    """Ranks and resumed runs are separate processes, each with its own string-hash seed: the text
+    they train on must not depend on it (a set iterated in hash order once made it differ)."""
+    import subprocess
+    import sys
+
+    ws = finetune_workspace(Workspace.init(tmp_path / "ws", source="en", target="cy"), tiny_llama_dir)
+    ws.close()
+    digests = {subprocess.run([sys.executable, "-c", _DIGEST, str(ws.root), str(tiny_llama_dir)],
+                              capture_output=True, text=True, check=True,
+                              env=dict(os.environ, PYTHONHASHSEED=seed)).stdout.strip()
+               for seed in ("1", "2")}
+    assert len(digests) == 1, digests

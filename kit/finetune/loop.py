@@ -138,6 +138,8 @@ class FinetuneRun:
                                     heldout_limit=cfg.heldout_limit)
         self.text = text
         self.blocks = pack_blocks(self.tokenizer, text.documents, cfg.seq_len)
+        self.data_sha256 = data_digest(self.blocks, text.heldout)
+        self._check_data(checkpoint)
         self.sampler = BlockSampler.from_state(self.blocks, checkpoint.state["data"] if checkpoint else None,
                                                cfg.seed)
         self.train_model, self.optimizer = self.group.wrap(
@@ -155,6 +157,27 @@ class FinetuneRun:
         if checkpoint is not None:
             self._restore(checkpoint)
         self.cancel.check()  # a Ctrl-C during loading stops here, before any step
+
+    def _check_data(self, checkpoint) -> None:
+        """Every rank, and a resumed run, must train on the very blocks the run started with: the
+        sampler's position and each rank's slice of a batch mean nothing on other text."""
+        g = self.group
+        problem = None
+        if g.world > 1:
+            first = g.share(self.data_sha256)
+            if first != self.data_sha256:
+                problem = (f"rank {g.rank} packed other training text than rank 0 (the text gathering "
+                           f"is not the same in every process); train with one process and report this")
+        recorded = (checkpoint.state.get("extra") or {}).get("data_sha256") if checkpoint else None
+        if problem is None and recorded and recorded != self.data_sha256:
+            problem = (f"run {self.run_id}'s training text has changed since its checkpoint (text imported or "
+                       f"removed?); resuming would continue on other text: start a new run with "
+                       f"'taalkit finetune'")
+        try:
+            g.all_ok(problem)
+        except TaalkitError as err:
+            err.all_ranks = True  # every rank reached this check and raises it
+            raise
 
     def _build_model(self):
         """The model as the stage trains it (fp32 master weights; LoRA adapters seeded by the run)."""
@@ -394,7 +417,7 @@ class FinetuneRun:
             self.run_dir, self.step, trainable=trainable, optimizer=optimizer,
             scheduler=self.scheduler, data_state=self.sampler.state(), config=self.config.as_dict(),
             extra={"elapsed_s": self.elapsed, "bpc_start": self.bpc_start, "bpc_last": self.bpc_last,
-                   "processes": self.group.world},
+                   "processes": self.group.world, "data_sha256": self.data_sha256},
             rank_rng=ranks_rng[1:])
         self.ws.db.execute("update runs set step = ? where id = ?", [self.step, self.run_id])
         self.ws.db.conn.commit()
@@ -442,6 +465,16 @@ class FinetuneRun:
             self.tokenizer.save_pretrained(tmp)
         self.model = model
         return target, bpc_end
+
+
+def data_digest(blocks, heldout) -> str:
+    """SHA-256 of the packed training blocks and the held-out texts: what a run trains and measures on."""
+    import hashlib
+
+    h = hashlib.sha256(blocks.numpy().tobytes())
+    for text in heldout:
+        h.update(text.encode("utf-8") + b"\0")
+    return h.hexdigest()
 
 
 def make_optimizer(params: list, lr: float, device: str):
