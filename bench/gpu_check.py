@@ -6,13 +6,15 @@ For a session that is lent a machine with an NVIDIA GPU (and a Python with a CUD
     python bench/gpu_check.py --check              # what this machine has; the plan; no work (any machine)
     python bench/gpu_check.py --minutes 1          # everything; fits one 10-minute device call (estimate)
     python bench/gpu_check.py --minutes 3 --out $OUT/gpu_check.json   # longer fine-tunes
+    python bench/gpu_check.py --base gemma3-270m --minutes 1            # the embedded Gemma-3-270M instead
     python bench/gpu_check.py --device cpu --minutes 0.2 --rows 300 --plain-steps 2   # a CPU shakedown
 
 What it runs, each step a real ``python -m kit.cli`` process in a fresh workspace (numbers read back
 from the workspace's database, not from printed text):
 
 1. ``init``, ``dict import`` (FreeDict cy⇄en), ``corpus import`` (the first ``--rows`` Welsh pairs),
-   ``model add default`` (SmolLM2-135M-Instruct from the embedded GGUF), ``tokenizer train``;
+   ``model add default`` (SmolLM2-135M-Instruct from the embedded GGUF; ``--base gemma3-270m`` for
+   Gemma-3-270M), ``tokenizer train``;
 2. ``transtokenize`` three times: ``--device cpu --precision fp32`` (the reference), ``--device cuda
    --precision fp32`` and ``--device cuda`` (bf16 scoring): held-out bits/char of each, the largest
    difference of the embedding tables against the CPU's, wall time;
@@ -62,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--check", action="store_true", help="print the machine, the plan and exit (no work)")
     ap.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu for a shakedown")
     ap.add_argument("--minutes", type=float, default=1.5, help="budget of each fine-tune (default 1.5)")
+    ap.add_argument("--base", choices=["default", "gemma3-270m"], default="default",
+                    help="the embedded base model: SmolLM2-135M-Instruct (default) or Gemma-3-270M")
     ap.add_argument("--rows", type=int, default=0, help="only the first N training pairs (default: all 14.6k)")
     ap.add_argument("--plain-steps", type=int, default=30, help="steps of the plain transformers loop")
     ap.add_argument("--skip", action="append", default=[], choices=STEPS, metavar="STEP",
@@ -155,7 +159,7 @@ class Bench:
             pairs = self.ws.parent / "train_en_cy.tsv"
             pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.kit("corpus", "import", str(pairs), "--kind", "parallel")
-        self.kit("model", "add", "default")
+        self.kit("model", "add", self.args.base)
         self.kit("tokenizer", "train")
         (segments,), = self.db("select count(*) from segments")
         return {"ok": True, "segments": segments, "seconds": round(time.perf_counter() - t0, 1)}
@@ -292,7 +296,7 @@ def main(argv=None) -> int:
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     print("plan: " + " -> ".join(s for s in STEPS if s not in args.skip)
-          + f" (fine-tunes {args.minutes} min each, rows {args.rows or 'all'})", flush=True)
+          + f" (base {args.base}, fine-tunes {args.minutes} min each, rows {args.rows or 'all'})", flush=True)
     missing = [k for k in ("torch", "transformers", "accelerate", "peft", "kit") if str(info[k]).startswith("MISSING")]
     if missing:
         print(f"error: this Python lacks {', '.join(missing)}; install taalkit[train] "
