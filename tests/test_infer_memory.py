@@ -73,7 +73,7 @@ def test_the_request_shows_the_similar_pairs_as_the_fine_tune_recorded(ws, llm):
 
 
 def test_a_failed_answer_falls_back_to_a_close_pair_before_the_draft(ws, llm):
-    translator = Translator(ws, llm=llm)
+    translator = Translator(ws, llm=llm, consensus=False)  # the fallback alone
     text = "Unable to load the settings module"  # close to a pair
     assert translator.memory_for("en", "cy").similar(text, 1)[0].similarity >= FALLBACK_SIMILARITY
     result = translator.translate(text, to="cy", glossary=False, max_tokens=1)  # one token: no translation
@@ -81,7 +81,8 @@ def test_a_failed_answer_falls_back_to_a_close_pair_before_the_draft(ws, llm):
     assert "most similar sentence" in result.notes[-1]
     far = translator.translate("Open it, then open it again and again", to="cy", glossary=False, max_tokens=1)
     assert far.fell_back and far.text == far.draft  # nothing close enough: the dictionary's draft
-    off = Translator(ws, llm=llm, memory_fallback=False).translate(text, to="cy", glossary=False, max_tokens=1)
+    off = Translator(ws, llm=llm, memory_fallback=False, consensus=False).translate(text, to="cy", glossary=False,
+                                                                                    max_tokens=1)
     assert off.fell_back and off.text == off.draft
 
 
@@ -121,3 +122,7 @@ def test_the_consensus_lever_replaces_a_poor_answer_and_says_so(ws, llm):
     plain = Translator(ws, llm=llm, consensus=False, fallback=False).translate(
         "Unable to load the settings module", to="cy", glossary=False, max_tokens=3)
     assert plain.chosen == "model" and plain.text == plain.raw
+    ws.db["segments"].delete_where()  # no memory: answer and draft alone cannot outvote each other
+    alone = Translator(ws, llm=llm, consensus=True, fallback=False).translate(
+        "Unable to load the settings module", to="cy", glossary=False, max_tokens=3)
+    assert alone.chosen == "model" and alone.text == alone.raw
