@@ -23,6 +23,7 @@ ACTIONS = (
     ("Chat: new conversation", "Start a new conversation", "chat", "new_conversation"),
     ("Chat: copy last reply", "Copy the last reply to the clipboard", "chat", "copy_reply"),
     ("Chat: edit system prompt", "Change what the model is told before you speak", "chat", "focus_system"),
+    ("Chat: past conversations", "Open an earlier conversation (Ctrl+L)", "chat", "focus_history"),
     ("Translate", "Translate the text in the left pane", "translate", "translate"),
     ("Translate: swap direction", "Switch source and target language", "translate", "swap"),
     ("Translate a file…", "Translate a text file line by line", "translate", "translate_file"),

@@ -13,6 +13,9 @@ from textual.widgets._footer import FooterKey
 
 from tui_helpers import settle
 from tui.app import JOURNEY, TaalkitApp
+from tui.screens.base import KitScreen
+
+KitScreenBindings = list(KitScreen.BINDINGS)
 
 
 def fully_visible(widget) -> bool:
@@ -83,3 +86,30 @@ async def test_chat_and_translate_say_which_model_answers(snap_workspace):
             line = app.screen.query_one(line_id, Static)
             assert "cy-finetuned-Q8_0.gguf" in str(line.render()), (key, str(line.render()))
             assert fully_visible(line), f"{key}: the model line is off screen at 80x24"
+
+
+#: Each screen's buttons and the key binding (by id) that does the same; Help lists them all.
+BUTTON_KEYS = {
+    "home": {"create": "home.new", "open": "home.open"},
+    "dictionary": {"import-dictionary": "dictionary.import", "import-corpus": "dictionary.import_text"},
+    "adapt": {"add-model": "adapt.add_model", "train-tokenizer": "adapt.train_tokenizer",
+              "transtokenize": "adapt.transtokenize", "finetune": "adapt.finetune", "resume": "adapt.resume",
+              "stop": "job.stop"},
+    "export": {"export": "export.run"},
+    "chat": {"new-chat": "chat.new", "copy": "chat.copy", "stop-reply": "job.stop", "send": None},  # Enter sends
+    "translate": {"swap": "translate.swap", "translate": "translate.run", "translate-file": "translate.file"},
+}
+
+
+async def test_every_button_has_a_key(snap_workspace):
+    app = TaalkitApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for mode, _title, key in JOURNEY:
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            ids = {b.id: b for b in type(screen).BINDINGS + KitScreenBindings}
+            buttons = {b.id for b in screen.query(Button)}
+            assert buttons == set(BUTTON_KEYS[mode]), (mode, buttons)
+            for button, binding in BUTTON_KEYS[mode].items():
+                assert binding is None or binding in ids, f"{mode}: the {button} button has no key"

@@ -76,7 +76,12 @@ class AdaptScreen(KitScreen):
     MODE = "adapt"
     STOPPING_MESSAGE = "stopping at the next checkpoint… (the run is kept; Resume carries on)"
     BINDINGS = [
+        Binding("ctrl+f", "finetune", "Fine-tune", id="adapt.finetune"),
         Binding("ctrl+r", "resume", "Resume", id="adapt.resume"),
+        # Every step has a key (listed in Help, F1); the footer keeps room for the two above.
+        Binding("ctrl+o", "add_model", "Add base model", id="adapt.add_model", show=False),
+        Binding("ctrl+t", "train_tokenizer", "Train tokenizer", id="adapt.train_tokenizer", show=False),
+        Binding("ctrl+g", "transtokenize", "Trans-tokenize", id="adapt.transtokenize", show=False),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
