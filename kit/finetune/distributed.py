@@ -15,7 +15,7 @@ torch's elastic agent) are what it does; the kit only decides *who does what*:
 
 ``--fsdp`` (FSDP2, torch's ``fully_shard``): each rank holds 1/N of every weight, gradient and
 AdamW moment. accelerate still launches the ranks and owns the process group, but the sharding is
-applied here with torch's own call: accelerate 1.15 turns its FSDP plugin on only for GPU-type
+applied here with torch's own call: accelerate (1.15, 1.16) turns its FSDP plugin on only for GPU-type
 process groups (on a CPU group it silently falls back to DDP), and one code path for CPU and CUDA
 is what lets a CPU test cover the GPU run. A sharded model's forward gathers each layer from every
 rank, so with FSDP all ranks evaluate together (rank 0 still writes the numbers); checkpoints are
@@ -262,8 +262,10 @@ def shard_model(model, device, world: int) -> None:
         blocks.update(getattr(module, "_no_split_modules", None) or ())
     units = [m for m in model.modules() if type(m).__name__ in blocks]
     if not units:
-        raise TaalkitError(f"--fsdp needs a model that names its transformer blocks; "
+        err = TaalkitError(f"--fsdp needs a model that names its transformer blocks; "
                            f"{type(model).__name__} does not: train without --fsdp")
+        err.all_ranks = True  # every rank holds the same model and stops here
+        raise err
     for module in units:
         fully_shard(module, mesh=mesh, reshard_after_forward=True)
     fully_shard(model, mesh=mesh)
