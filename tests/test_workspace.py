@@ -47,8 +47,12 @@ def test_old_workspace_is_migrated_on_open(tmp_path):
 
 
 def test_open_missing_workspace_says_how_to_create_one(tmp_path):
-    with pytest.raises(WorkspaceError, match="taalkit init"):
+    with pytest.raises(WorkspaceError, match="is not a taalkit workspace") as caught:
         Workspace.open(tmp_path / "nothing")
+    assert caught.value.next_step == "create_workspace"  # kit names no face; each says how in its words
+    from kit.cli.next_steps import say
+
+    assert "taalkit init" in say(caught.value)
 
 
 def test_init_refuses_other_language_pair_and_non_empty_folder(tmp_path):
