@@ -18,6 +18,7 @@ every collective is a no-op, so there is one loop, not two.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -210,6 +211,8 @@ class FinetuneRun:
             model = get_peft_model(model, LoraConfig(
                 r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, lora_dropout=cfg.lora_dropout,
                 target_modules=targets, bias="none", task_type="CAUSAL_LM"))
+            if self.group.world > 1:
+                _slice_lora_dropout(model, self.group.rank, self.group.world)
         elif cfg.stage == "full":
             model.requires_grad_(True)
         else:
@@ -465,6 +468,55 @@ class FinetuneRun:
             self.tokenizer.save_pretrained(tmp)
         self.model = model
         return target, bpc_end
+
+
+@functools.lru_cache(maxsize=1)
+def _batch_slice_dropout_class():
+    import torch
+
+    class BatchSliceDropout(torch.nn.Module):
+        """Dropout whose mask is drawn for the whole global batch, of which this rank keeps its rows.
+
+        Why: with N ranks each rank trains on ``batch/N`` rows, and a plain dropout draws masks for
+        those rows only, so N processes differed from one (LoRA adapters after 6 steps: 2e-3). Every
+        rank's generator is seeded and advanced alike, so drawing the global mask (what one process
+        draws) and keeping rank ``r``'s rows gives N ranks the very masks of one process. The mask is
+        ``bernoulli_`` on an empty tensor divided by 1-p: how torch's dropout draws it on a CPU.
+        """
+
+        def __init__(self, p: float, rank: int, world: int) -> None:
+            super().__init__()
+            self.p, self.rank, self.world = float(p), int(rank), int(world)
+
+        def forward(self, x):
+            if not self.training or self.p == 0.0:
+                return x
+            rows = x.shape[0]
+            noise = torch.empty((rows * self.world, *x.shape[1:]), dtype=x.dtype, device=x.device)
+            noise.bernoulli_(1 - self.p).div_(1 - self.p)
+            return x * noise[self.rank * rows:(self.rank + 1) * rows]
+
+        def extra_repr(self) -> str:
+            return f"p={self.p}, rank={self.rank} of {self.world}"
+
+    return BatchSliceDropout
+
+
+def batch_slice_dropout(p: float, rank: int, world: int):
+    """A :class:`BatchSliceDropout` module (the class is made on first use: torch is imported lazily)."""
+    return _batch_slice_dropout_class()(p, rank, world)
+
+
+def _slice_lora_dropout(model, rank: int, world: int) -> None:
+    """Swap peft's LoRA dropouts for ``BatchSliceDropout`` (same p) on a rank of ``world``."""
+    import torch
+
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if isinstance(dropouts, torch.nn.ModuleDict):
+            for name, dropout in list(dropouts.items()):
+                if isinstance(dropout, torch.nn.Dropout):
+                    dropouts[name] = batch_slice_dropout(dropout.p, rank, world)
 
 
 def data_digest(blocks, heldout) -> str:
