@@ -124,7 +124,7 @@ def test_with_a_dictionary_the_requests_carry_the_draft_and_say_so(workspace, ti
          "translation_lang": "cy"}])
     pair = next((s, t) for s, t in ws.db.execute(
         "select source_text, target_text from segments where split = 'train' and source_text like '%cat sat%'"))
-    ws.set_meta(recipe={"memory": 0})  # the draft alone (test_infer_memory covers the memory examples)
+    ws.set_meta(recipe={"memory": 0})  # the draft alone (the default; memory examples below)
     text = gather_training_text(ws, tiny_tokenizer)
     assert uses_draft(ws)
     request = user_message(pair[0], "cy", pair[0].replace("cat", "cath").replace("sat", "eisteddodd"))
@@ -133,3 +133,10 @@ def test_with_a_dictionary_the_requests_carry_the_draft_and_say_so(workspace, ti
     text = gather_training_text(ws, tiny_tokenizer)
     assert not uses_draft(ws) and not any("Word by word" in d for d in text.documents)
     assert any(f"{user_message('cat', 'cy')}<|im_end|>" in d and "cath<|im_end|>" in d for d in text.documents)
+    # Recipe ``memory``: the requests show other training pairs, and the workspace says so for kit.infer.
+    from kit.infer.wordbyword import prompt_recipe
+
+    ws.set_meta(recipe={"memory": 1})
+    text = gather_training_text(ws, tiny_tokenizer)
+    assert prompt_recipe(ws) == {"draft": True, "memory": 1}
+    assert sum("\nSimilar: " in d for d in text.documents) >= text.prompt_count // 2

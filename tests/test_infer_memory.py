@@ -59,14 +59,18 @@ def ws(workspace):
 
 
 def test_the_request_shows_the_similar_pairs_as_the_fine_tune_recorded(ws, llm):
-    assert prompt_recipe(ws) == {"draft": True, "memory": 2}  # nothing recorded: the defaults
+    assert prompt_recipe(ws) == {"draft": True, "memory": 0}  # nothing recorded: the defaults (none shown)
+    none = Translator(ws, llm=llm).translate("Unable to load settings", to="cy", glossary=False, max_tokens=4)
+    assert "Similar:" not in none.prompt and none.examples == []
+    record_prompt(ws, draft=True, memory=2)  # a model fine-tuned with two pairs per request is asked so
+    assert prompt_recipe(ws) == {"draft": True, "memory": 2}
     result = Translator(ws, llm=llm).translate("Unable to load settings", to="cy", glossary=False, max_tokens=4)
     assert ("Translate to Welsh: Unable to load settings\n"
             "Similar: Unable to load settings module = Methu llwytho modiwl gosodiadau\n"
             "Similar: Unable to load the address book = Methu llwytho'r llyfr cyfeiriadau\n"
             "Word by word: Analluog to load gosodiadau<|im_end|>") in result.prompt
     assert [m.target for m in result.examples][:1] == ["Methu llwytho modiwl gosodiadau"]
-    record_prompt(ws, draft=True)  # a model fine-tuned before the memory existed is asked without it
+    record_prompt(ws, draft=True)  # a model fine-tuned without (or before) the memory is asked without it
     assert prompt_recipe(ws) == {"draft": True, "memory": 0}
     plain = Translator(ws, llm=llm).translate("Unable to load settings", to="cy", glossary=False, max_tokens=4)
     assert "Similar:" not in plain.prompt and plain.examples == []

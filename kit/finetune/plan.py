@@ -34,7 +34,7 @@ AUTO_EMBEDDINGS_STEPS = 300
 RECIPE_DEFAULTS = {
     "draft": True,  # the word-by-word draft in every translation prompt (post-editing)
     "dictionary_examples": 0,  # up to this many dictionary entries as short translation pairs, both ways
-    "memory": 2,  # the most similar other training pairs shown in each request (kit.infer.memory)
+    "memory": 0,  # the most similar other training pairs shown in each request (kit.infer.wordbyword.DEFAULT_MEMORY)
 }
 
 

@@ -5,9 +5,10 @@ is software strings), and there the nearest already-translated sentence is the b
 small model can get — it shows the words *and* the phrasing, in context, where the dictionary shows
 only isolated words. Measured on the Welsh demo (bench/translation_quality.py, "translation memory"
 row): the nearest training pair's translation alone scores higher chrF than the dictionary word by
-word. The translator shows the closest pairs in the request (``Similar: source = target`` lines),
-the fine-tune trains on requests built the same way, and a failed answer falls back to the best
-match when it is close enough.
+word. The translator puts the closest pairs in the consensus pool (kit.infer.consensus), a failed
+answer falls back to the best match when it is close enough, and — a lever, off by default since
+it did not help at a 10-CPU-minute budget — the request can show them (``Similar: source = target``
+lines, recipe ``memory``; the fine-tune then trains on requests built the same way).
 
 Similarity is the Dice overlap of character-trigram sets weighted by inverse document frequency
 (``2·shared / (query + pair)``, 0..1; it beat the cosine by 5 chrF on the Welsh demo): robust
