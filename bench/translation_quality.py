@@ -360,9 +360,9 @@ def main() -> None:
         gemma = None if args.no_gemma or args.parents_only else _gemma_gguf()
         if gemma is not None and not args.no_gemma and not args.parents_only:
             bases.append(("Gemma-3-270M", gemma))
-        levers_by_label = {"": {"draft": False, "memory": 0, "fallback": False},
-                           " + draft": {"draft": True, "memory": 0},
-                           " + draft + memory": {"draft": True, "memory": 2},
+        levers_by_label = {"": {"draft": False, "memory": 0, "fallback": False, "consensus": False},
+                           " + draft": {"draft": True, "memory": 0, "consensus": False},
+                           " + draft + memory": {"draft": True, "memory": 2, "consensus": False},
                            " + draft + memory + consensus": {"draft": True, "memory": 2, "consensus": True}}
         for base_name, gguf in bases:
             labels = list(levers_by_label) if base_name.startswith("SmolLM2") else ["", " + draft + memory + consensus"]
@@ -470,12 +470,14 @@ def report(root: Path) -> None:
                      f"{t.get('train_wall_s', '')} | {r.get('load_start', r.get('load', ''))} | `{r['command']}` |")
     subset = rows[0]["subset"]
     table = "\n".join(lines)
+    notes_file = root / "NOTES.md"  # what a reader needs to know about this run (calibration, code)
+    notes = notes_file.read_text(encoding="utf-8").strip() + "\n\n" if notes_file.exists() else ""
     print(table)
     section = (f"{BEGIN}\n## translation_quality\n\n`.venv/bin/python bench/translation_quality.py` "
                f"(rows from {root}/rows.jsonl). Test lines: {subset}. Budget: optimizer steps worth N×120 "
                f"CPU-seconds of the training process (calibrated per stage in the same run), so a loaded "
                f"machine changes the wall time (shown with the 1-min load average), not the model.\n\n"
-               f"![chrF by budget](translation_learning_curve.png)\n\n{table}\n{END}\n")
+               f"![chrF by budget](translation_learning_curve.png)\n\n{notes}{table}\n{END}\n")
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
