@@ -198,7 +198,7 @@ def _report_segment(result, label: Optional[str], no_glossary: bool) -> None:
         click.secho(f"{lead}dictionary: " + "; ".join(e.line() for e in result.glossary_entries), dim=True, err=True)
     elif not no_glossary:
         click.secho(f"{lead}dictionary: no entries for these words", dim=True, err=True)
-    for match in result.examples:
+    for match in result.matches:
         click.secho(f"{lead}similar sentence ({match.similarity:.0%} alike): {match.source} = {match.target}",
                     dim=True, err=True)
     for note in result.notes:

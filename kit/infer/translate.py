@@ -61,6 +61,7 @@ class Translation:
     fell_back: bool = False
     examples: list[Match] = field(default_factory=list)  # translation-memory pairs shown in the request
     chosen: str = "model"  # whose text this is: model | draft | memory (fallback or consensus)
+    matches: list[Match] = field(default_factory=list)  # the similar sentences weighed (fallback, consensus)
 
 
 def direction(ws, to: str) -> tuple[str, str]:
@@ -272,7 +273,8 @@ class Translator:
                              f" agreed best with the other candidates and is given")
         return Translation(out, list(plan.glossary.entries), plan.source, plan.target, self.model_path,
                            plan.prompt, notes=notes, draft=plan.shown or "", raw=raw, fell_back=fell_back,
-                           examples=list(plan.examples), stopped=stopped, chosen=chosen)
+                           examples=list(plan.examples), stopped=stopped, chosen=chosen,
+                           matches=list(plan.matches[:CONSENSUS_MATCHES]))
 
     def translate(self, text: str, *, to: str, glossary: bool = True, cancel: Optional[CancelToken] = None,
                   max_tokens: Optional[int] = None) -> Translation:
