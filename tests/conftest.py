@@ -120,6 +120,15 @@ def workspace(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def smollm2_llm():
+    """The embedded SmolLM2 GGUF in llama.cpp, loaded once for the translation tests (512 tokens, 1 thread)."""
+    from kit.infer.engine import load_llama
+    from kit.models.embedded import default_model_gguf
+
+    return load_llama(default_model_gguf(), n_ctx=512, n_threads=1)
+
+
+@pytest.fixture(scope="session")
 def demo_data() -> Path:
     """The shipped demo data folder (data/, copied from shared/datasets with licences)."""
     return DATA

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kit.infer.default_model import default_model_gguf
-from kit.infer.engine import load_llama
 from kit.infer.memory import FALLBACK_SIMILARITY, TranslationMemory, memory_lines, workspace_memory
 from kit.infer.translate import Translator
 from kit.infer.wordbyword import prompt_recipe, record_prompt
@@ -42,9 +40,9 @@ def test_workspace_memory_searches_either_side_of_the_training_pairs_only(worksp
     assert all("held-out" not in m.source for m in forward.similar("Secret held-out line", 5))
 
 
-@pytest.fixture(scope="module")
-def llm():
-    return load_llama(default_model_gguf(), n_ctx=512, n_threads=1)
+@pytest.fixture
+def llm(smollm2_llm):
+    return smollm2_llm
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ import pytest
 
 from kit.errors import Cancelled, InputFormatError, TaalkitError, WorkspaceError
 from kit.infer.default_model import default_model_gguf, latest_export_gguf, resolve_model
-from kit.infer.engine import load_llama
 from kit.infer.translate import Translator, clean_output, degenerate, stuck_in_loop, translate, translate_file
 from kit.infer.wordbyword import record_prompt
 from kit.progress import CancelToken
 
 
-@pytest.fixture(scope="module")
-def llm():
-    return load_llama(default_model_gguf(), n_ctx=512, n_threads=1)
+@pytest.fixture
+def llm(smollm2_llm):
+    return smollm2_llm
 
 
 @pytest.fixture
