@@ -66,6 +66,7 @@ VARIANTS = {
     "kit default": {},
     "no guard": {"guard": False},
     "no fallback": {"fallback": False},
+    "own answers": {"fallback": False, "consensus": False},  # the model alone, nothing replaced
     "no memory shown": {"memory": 0},
     "memory fallback off": {"memory_fallback": False},
     "consensus": {"consensus": True},
@@ -504,7 +505,8 @@ def plot(rows) -> None:
             if r.get("budget") is not None and r.get("variant") in ("kit default", "consensus") and r["lang"] == "cy":
                 series.setdefault(f"{r['system']} ({r['variant']})", []).append(
                     (r["budget"], list(r["scores"].values())[index]["chrf"]))
-            parent = {"word by word": ("grey", "--"), "translation memory (closest training pair)": ("black", ":")}
+            parent = {"word by word": ("grey", "--"), "translation memory (closest training pair)": ("black", ":"),
+                      "no model: consensus of the draft and the 2 closest pairs": ("green", "-.")}
             if r["system"] in parent and r["lang"] == "cy" and r["system"] not in drawn:
                 drawn.add(r["system"])
                 colour, style = parent[r["system"]]

@@ -314,7 +314,7 @@ def _summary(ws, lang, gguf: Path, test_name: str, steps: _Steps, examples: dict
     evals = {}
     for system, direction, metric, value in ws.db.execute(
             "select system, direction, metric, value from evaluations where test_file = ? "
-            "and (model = ? or model in ('dictionary') or system like 'source%') order by id",
+            "and (model = ? or model in ('dictionary', 'translation memory') or system like 'source%') order by id",
             [test_name, ws.relative(gguf)]):
         evals.setdefault(f"{system} {direction}", {})[metric] = value
     return {
