@@ -5,13 +5,20 @@ glossary of dictionary entries for the input's words), the text as the user mess
 decodes greedily. ``translate_file`` does the same line by line for a plain or TSV file,
 appending to the output so a crash at line 4,000 restarts at line 4,000.
 
-Three dictionary-aware defaults, each measured on/off by ``bench/translation_quality.py``:
+Defaults that use the workspace's dictionary and parallel text, each measured on/off by
+``bench/translation_quality.py`` (figures in bench/RESULTS.md):
 - **draft**: the word-by-word draft goes into the request (``Word by word: …``) and the model
   post-edits it — the way kit.finetune trained it (see kit.infer.wordbyword);
 - **guard**: greedy decoding never repeats an n-gram of its own answer and never starts by
   echoing the instruction (kit.infer.engine's logits processors);
 - **fallback**: an answer that is empty, looping, or nothing like the draft in length is replaced
-  by the draft itself, so the hybrid is never far below the dictionary it was given.
+  by the closest translation-memory sentence when it is close enough, else by the draft;
+- **consensus**: the answer given is the candidate — the model's, the draft, or one of the two
+  closest memory sentences (kit.infer.memory) — that agrees most with the others
+  (kit.infer.consensus). This is what lifts the translator above both the dictionary and the
+  memory; at a 10-CPU-minute budget the model's own answers add little to it.
+Showing memory sentences in the request (``memory``) is a lever, off unless the fine-tune trained
+with it.
 """
 
 from __future__ import annotations
