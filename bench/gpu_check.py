@@ -205,7 +205,7 @@ class Bench:
 
         sys.path.insert(0, str(REPO))
         from kit.finetune.data import gather_training_text, pack_blocks
-        from kit.finetune.loop import default_batch
+        from kit.models.memory import default_batch
         from kit.workspace import Workspace
 
         from kit.finetune.loop import set_threads

@@ -32,6 +32,7 @@ from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
 from . import checkpoint as ckpt_io
 from .data import BlockSampler, gather_training_text, pack_blocks
+from ..models.memory import default_batch
 from .distributed import Solo
 from .plan import (ModelShape, autocast, available_memory, check_disk, check_fits, choose_stage, compute_dtype,
                    physical_cores, require_device, LORA_RANK)
@@ -564,11 +565,6 @@ def model_shape(model_dir: Path) -> ModelShape:
     from transformers import AutoConfig
 
     return ModelShape.from_config(AutoConfig.from_pretrained(model_dir, local_files_only=True))
-
-
-def default_batch(device: str) -> tuple[int, int]:
-    """Batch × block length: small on a laptop CPU (memory is shared with everything else)."""
-    return (16, 512) if device.startswith("cuda") else (4, 128)
 
 
 def set_threads(device: str, local_processes: int = 1) -> Optional[int]:

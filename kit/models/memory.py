@@ -29,6 +29,13 @@ from .shape import LORA_RANK, ModelShape
 STAGES = ("embeddings", "lora", "full")
 
 
+def default_batch(device: str) -> tuple[int, int]:
+    """Batch × block length a device gets unless told otherwise: small on a laptop CPU (memory is
+    shared with everything else). The fine-tune trains with it and trans-tokenization scores with its
+    block length, so both stages stay inside the memory this module estimates."""
+    return (16, 512) if device.startswith("cuda") else (4, 128)
+
+
 def estimate_memory(shape: ModelShape, stage: str, batch_size: int, seq_len: int, device: str,
                     shards: int = 1) -> int:
     """Peak bytes for one training step: weights + grads + AdamW moments + activations + logits.

@@ -119,7 +119,7 @@ def _step0_bits_per_char(ws: Workspace, model, tokenizer, device: str, dtype=Non
     """Bits per char of the new model on the fine-tune's held-out texts, at its default block length
     (autocast to ``dtype``, as the fine-tune evaluates: kit.models.loading.autocast)."""
     from ..corpus import heldout_texts
-    from ..finetune.loop import default_batch
+    from ..models.memory import default_batch
     from ..metrics import bits_per_char
 
     texts = heldout_texts(ws, HELDOUT_LIMIT, stand_in=True)
