@@ -266,7 +266,7 @@ def memory_system(ws, *, with_draft: bool = False):
     and the two closest pairs — what the translator's consensus would give if the model added nothing."""
     from kit.infer.consensus import consensus
     from kit.infer.glossary import DictionaryLookup
-    from kit.infer.memory import workspace_memory
+    from kit.infer.memory import closest_translation, workspace_memory
     from kit.infer.translate import CONSENSUS_MATCHES, direction
     from kit.infer.wordbyword import word_by_word
 
@@ -278,13 +278,12 @@ def memory_system(ws, *, with_draft: bool = False):
         lookup = lookups.setdefault(to, DictionaryLookup(ws, src, tgt))
         out = []
         for text in texts:
-            matches = memory.similar(text, CONSENSUS_MATCHES)
             if with_draft:
                 pool = [word_by_word(ws, text, source_lang=src, target_lang=tgt, lookup=lookup)] + [
-                    m.target for m in matches]
+                    m.target for m in memory.similar(text, CONSENSUS_MATCHES)]
                 out.append((pool[consensus(pool)], False))
             else:
-                out.append((matches[0].target if matches else "", False))
+                out.append((closest_translation(memory, text), False))
         return out
 
     return run

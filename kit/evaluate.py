@@ -48,15 +48,10 @@ class System:
 
             lookup = DictionaryLookup(ws, source, target)
             return lambda text: word_by_word(ws, text, source_lang=source, target_lang=target, lookup=lookup)
-        from .infer.memory import workspace_memory
+        from .infer.memory import closest_translation, workspace_memory
 
         memory = workspace_memory(ws, source, target)
-
-        def closest(text: str) -> str:
-            best = memory.similar(text, 1)
-            return best[0].target if best else ""
-
-        return closest
+        return lambda text: closest_translation(memory, text)
 
 
 SYSTEM_TABLE = {s.name: s for s in (

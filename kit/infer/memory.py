@@ -103,6 +103,12 @@ class TranslationMemory:
         return out
 
 
+def closest_translation(memory: "TranslationMemory", text: str) -> str:
+    """The translation memory used alone: the target side of the most similar pair ("" when none is alike)."""
+    best = memory.similar(text, 1)
+    return best[0].target if best else ""
+
+
 def memory_lines(matches: Sequence[Match]) -> str:
     """The examples as they appear in a translation request, one ``Similar: source = target`` each."""
     return "\n".join(f"{MEMORY_LABEL}: {m.source} = {m.target}" for m in matches)
