@@ -120,6 +120,20 @@ def workspace(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def add_dictionary():
+    """``add_dictionary(ws, entries)``: one test dictionary in ``ws``, its entries given as
+    ``(headword, translation, headword_lang, translation_lang[, pos])`` in that order."""
+
+    def add(ws, entries) -> None:
+        ws.db["dictionaries"].insert({"id": 1, "name": "test"})
+        ws.db["entries"].insert_all(
+            {"dictionary_id": 1, "headword": e[0], "translation": e[1], "headword_lang": e[2],
+             "translation_lang": e[3], "pos": e[4] if len(e) > 4 else ""} for e in entries)
+
+    return add
+
+
+@pytest.fixture(scope="session")
 def smollm2_llm():
     """The embedded SmolLM2 GGUF in llama.cpp, loaded once for the translation tests (512 tokens, 1 thread)."""
     from kit.infer.engine import load_llama

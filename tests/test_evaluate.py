@@ -16,16 +16,11 @@ PAIRS = "Open the file\tAgor y ffeil\nSend the message\tAnfon y neges\n"
 
 
 @pytest.fixture
-def ws(workspace):
-    workspace.db["dictionaries"].insert({"id": 1, "name": "test"})
-    workspace.db["entries"].insert_all(
-        {"dictionary_id": 1, "headword": h, "translation": t, "pos": "", "headword_lang": hl,
-         "translation_lang": tl}
-        for h, t, hl, tl in [("open", "agor", "en", "cy"), ("file", "ffeil", "en", "cy"),
-                             ("send", "anfon", "en", "cy"), ("message", "neges", "en", "cy"),
-                             ("agor", "open", "cy", "en"), ("ffeil", "file", "cy", "en"),
-                             ("anfon", "send", "cy", "en"), ("neges", "message", "cy", "en")]
-    )
+def ws(workspace, add_dictionary):
+    add_dictionary(workspace, [("open", "agor", "en", "cy"), ("file", "ffeil", "en", "cy"),
+                               ("send", "anfon", "en", "cy"), ("message", "neges", "en", "cy"),
+                               ("agor", "open", "cy", "en"), ("ffeil", "file", "cy", "en"),
+                               ("anfon", "send", "cy", "en"), ("neges", "message", "cy", "en")])
     return workspace
 
 

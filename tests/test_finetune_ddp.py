@@ -48,16 +48,23 @@ def _train_rows(ws, run_id=1):
         [run_id])]
 
 
-@pytest.fixture(scope="module")
-def one_process(tmp_path_factory, tiny_llama_dir):
-    """The reference: the same run in one process (this one), global batch 4."""
+def one_process_run(tmp_path_factory, tiny_llama_dir, options: dict):
+    """The reference every multi-rank test compares with: the same run in this one process, on one
+    thread, in a fresh workspace (returned)."""
     os.environ["TAALKIT_THREADS"] = "1"
     try:
         ws = finetune_workspace(Workspace.init(tmp_path_factory.mktemp("one") / "ws", source="en", target="cy"),
                                 tiny_llama_dir)
-        finetune(ws, **OPTIONS)
+        finetune(ws, **options)
     finally:
         del os.environ["TAALKIT_THREADS"]
+    return ws
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, tiny_llama_dir):
+    """The reference: the same run in one process (this one), global batch 4."""
+    ws = one_process_run(tmp_path_factory, tiny_llama_dir, OPTIONS)
     losses = [r[0] for r in ws.db.execute(
         "select loss from run_metrics where split = 'train' order by step")]
     return _weights(ws), losses

@@ -16,12 +16,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from kit.finetune import finetune
 from kit.finetune.checkpoint import list_checkpoints
 from kit.workspace import Workspace
 
 from test_finetune_data import finetune_workspace
-from test_finetune_ddp import _assert_same_weights, _cli, _ranks, _train_rows, _weights
+from test_finetune_ddp import _assert_same_weights, _cli, _ranks, _train_rows, _weights, one_process_run
 
 pytest.importorskip("accelerate")
 
@@ -34,15 +33,8 @@ ARGS = ["--steps", str(STEPS), "--stage", "full", "--batch-size", "4", "--seq-le
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory, tiny_llama_dir):
     """The reference: the same run in one process (this one), global batch 4."""
-    os.environ["TAALKIT_THREADS"] = "1"
-    try:
-        ws = finetune_workspace(Workspace.init(tmp_path_factory.mktemp("one") / "ws", source="en", target="cy"),
-                                tiny_llama_dir)
-        finetune(ws, **OPTIONS)
-    finally:
-        del os.environ["TAALKIT_THREADS"]
-    rows = list(ws.db.execute("select split, step, loss, bits_per_char from run_metrics order by split, step"))
-    return _weights(ws), rows
+    ws = one_process_run(tmp_path_factory, tiny_llama_dir, OPTIONS)
+    return _weights(ws), _metrics(ws)
 
 
 def _metrics(ws):

@@ -46,11 +46,9 @@ def llm(smollm2_llm):
 
 
 @pytest.fixture
-def ws(workspace):
-    workspace.db["dictionaries"].insert({"id": 1, "name": "test"})
-    workspace.db["entries"].insert_all([
-        {"dictionary_id": 1, "headword": w, "translation": t, "headword_lang": "en", "translation_lang": "cy"}
-        for w, t in (("open", "agor"), ("file", "ffeil"), ("unable", "analluog"), ("settings", "gosodiadau"))])
+def ws(workspace, add_dictionary):
+    add_dictionary(workspace, [(w, t, "en", "cy") for w, t in (
+        ("open", "agor"), ("file", "ffeil"), ("unable", "analluog"), ("settings", "gosodiadau"))])
     workspace.db["segments"].insert_all([
         {"kind": "parallel", "source_text": s, "target_text": t, "split": "train"} for s, t in PAIRS])
     return workspace

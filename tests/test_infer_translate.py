@@ -18,16 +18,9 @@ def llm(smollm2_llm):
 
 
 @pytest.fixture
-def ws(workspace):
-    workspace.db["dictionaries"].insert({"id": 1, "name": "test"})
-    workspace.db["entries"].insert_all([
-        {"dictionary_id": 1, "headword": "file", "translation": "ffeil", "pos": "n", "headword_lang": "en",
-         "translation_lang": "cy"},
-        {"dictionary_id": 1, "headword": "open", "translation": "agor", "pos": "v", "headword_lang": "en",
-         "translation_lang": "cy"},
-        {"dictionary_id": 1, "headword": "ffeil", "translation": "file", "pos": "n", "headword_lang": "cy",
-         "translation_lang": "en"},
-    ])
+def ws(workspace, add_dictionary):
+    add_dictionary(workspace, [("file", "ffeil", "en", "cy", "n"), ("open", "agor", "en", "cy", "v"),
+                               ("ffeil", "file", "cy", "en", "n")])
     return workspace
 
 
