@@ -90,8 +90,9 @@ def load_avg() -> float:
 
 
 # -- workspaces ----------------------------------------------------------------------------
-def prepare_base(root: Path, lang: str, vocab_size: int):
-    """Dictionary, corpus, source model, tokenizer and the trans-tokenized model, made once."""
+def prepare_base(root: Path, lang: str, vocab_size: int, base_model: str = "default"):
+    """Dictionary, corpus, source model (``base_model``: an embedded model's name), tokenizer and the
+    trans-tokenized model, made once."""
     from kit.demo import _import_corpus, _import_dictionaries, demo_data
     from kit.workspace import Workspace
 
@@ -104,7 +105,7 @@ def prepare_base(root: Path, lang: str, vocab_size: int):
     if ws.latest_model("source") is None:
         from kit.models import add_model
 
-        add_model(ws, "default")
+        add_model(ws, base_model)
     if not ws.db.execute("select count(*) from tokenizers").fetchone()[0]:
         from kit.tokenizer import train_tokenizer
 
@@ -158,7 +159,7 @@ def train_child(args) -> None:
 
     t0, c0 = time.perf_counter(), time.process_time()
     row = finetune(ws, model="transtok-transtok", steps=args.steps, stage=config["stage"],
-                   eval_every=max(1, args.steps // 8), progress=progress)
+                   eval_every=max(1, args.steps // 8), progress=progress, seed=args.seed)
     train_wall, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     steps_cpu = marks[-1][1] - marks[0][1] if len(marks) > 1 else None
     per_step = steps_cpu / (marks[-1][0] - marks[0][0]) if steps_cpu else None
@@ -176,9 +177,9 @@ def train_child(args) -> None:
         "gguf": gguf, "curve": curve, "load_end": load_avg()}), flush=True)
 
 
-def run_child(root: Path, workspace: Path, config: str, steps: int, *, no_export=False) -> dict:
+def run_child(root: Path, workspace: Path, config: str, steps: int, *, no_export=False, seed: int = 0) -> dict:
     cmd = [sys.executable, __file__, "--train-child", "--workspace", str(workspace), "--config", config,
-           "--steps", str(steps), "--root", str(root)] + (["--no-export"] if no_export else [])
+           "--steps", str(steps), "--root", str(root), "--seed", str(seed)] + (["--no-export"] if no_export else [])
     logf = root / f"train-{workspace.name}.log"
     with open(logf, "w") as out:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -188,20 +189,21 @@ def run_child(root: Path, workspace: Path, config: str, steps: int, *, no_export
     return json.loads(lines[-1][7:])
 
 
-def calibrate(root: Path, base: Path, stage: str) -> float:
-    """CPU seconds per optimizer step for ``stage`` (cached in ``<root>/calibration.json``)."""
+def calibrate(root: Path, base: Path, stage: str, base_model: str = "default") -> float:
+    """CPU seconds per optimizer step for ``stage`` of ``base_model`` (cached in ``<root>/calibration.json``)."""
     cache = root / "calibration.json"
     known = json.loads(cache.read_text()) if cache.exists() else {}
-    if stage not in known:
-        ws_path = root / f"calib-{stage}"
+    key = stage if base_model == "default" else f"{base_model}:{stage}"
+    if key not in known:
+        ws_path = root / f"calib-{key.replace(':', '-')}"
         clone(base, ws_path)
         config = next(name for name, c in CONFIGS.items() if c["stage"] == stage)
         result = run_child(root, ws_path, config, 12, no_export=True)
-        known[stage] = result["cpu_s_per_step"]
+        known[key] = result["cpu_s_per_step"]
         cache.write_text(json.dumps(known, indent=1))
         shutil.rmtree(ws_path, ignore_errors=True)
-        log(f"calibration {stage}: {known[stage]:.2f} CPU-s per step")
-    return known[stage]
+        log(f"calibration {key}: {known[key]:.2f} CPU-s per step (load {load_avg()})")
+    return known[key]
 
 
 # -- scoring ----------------------------------------------------------------------------------
@@ -313,6 +315,13 @@ def main() -> None:
     ap.add_argument("--parents-only", action="store_true",
                     help="of the baselines, only the two parents: word by word and the translation memory")
     ap.add_argument("--vocab-size", type=int, default=8000)
+    ap.add_argument("--base", default="default",
+                    help="the embedded model to adapt (default: SmolLM2-135M; gemma3-270m: Gemma-3-270M)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="training seed (batch order, dropout): rows of several seeds give the spread over runs")
+    ap.add_argument("--steps-per-minute", type=float,
+                    help="optimizer steps per budget minute, instead of this run's calibration: to repeat an "
+                         "earlier run's step count on a differently loaded machine")
     ap.add_argument("--report", action="store_true")
     # internal: one training run in a child process
     ap.add_argument("--train-child", action="store_true", help=argparse.SUPPRESS)
@@ -332,13 +341,15 @@ def main() -> None:
     from kit.infer.glossary import DictionaryLookup
     from kit.infer.wordbyword import word_by_word
 
-    base = args.root / f"{args.lang}-base"
+    base = args.root / f"{args.lang}{_base_tag(args)}-base"
     log(f"preparing {base}")
-    ws, files = prepare_base(base, args.lang, args.vocab_size)
+    ws, files = prepare_base(base, args.lang, args.vocab_size, args.base)
     pairs = read_test_pairs(files.test, limit=args.lines)
     subset = f"first {len(pairs)} lines of {files.test.relative_to(REPO)}"
     common = {"lang": args.lang, "subset": subset}
     command = f".venv/bin/python bench/translation_quality.py --lang {args.lang} --lines {args.lines}"
+    if args.base != "default":
+        command += f" --base {args.base}"
 
     if not args.no_baselines:
         lookups = {}
@@ -378,24 +389,27 @@ def main() -> None:
         return eval_only(args, configs, variants, common, command)
     for budget in args.budget:
         for config in configs:
-            per_step = calibrate(args.root, base, CONFIGS[config]["stage"])
-            steps = max(1, round(budget * CPU_SECONDS_PER_MINUTE / per_step))
-            ws_path = args.root / f"{args.lang}-{config}-{budget:g}".replace("+", "_")
+            if args.steps_per_minute:
+                steps = max(1, round(budget * args.steps_per_minute))
+            else:
+                per_step = calibrate(args.root, base, CONFIGS[config]["stage"], args.base)
+                steps = max(1, round(budget * CPU_SECONDS_PER_MINUTE / per_step))
+            ws_path = args.root / _run_name(args, config, budget)
             clone(base, ws_path)
             log(f"training {config} for {steps} steps ({budget:g} CPU-equivalent minutes)")
             load_start = load_avg()
-            trained = run_child(args.root, ws_path, config, steps)
+            trained = run_child(args.root, ws_path, config, steps, seed=args.seed)
             from kit.workspace import Workspace
 
             cws = Workspace.open(ws_path)
             for variant, levers in variants.items():
                 fn, _t = model_system(cws, trained["gguf"], **levers)
                 append_row(args.root, {
-                    **common, "system": f"adapted: {config}", "variant": variant, "budget": budget,
-                    "steps": steps, "train": {k: trained[k] for k in ("train_wall_s", "train_cpu_s", "bpc_start",
+                    **common, "system": _adapted(args, config), "variant": variant, "budget": budget,
+                    "steps": steps, "seed": args.seed, "train": {k: trained[k] for k in ("train_wall_s", "train_cpu_s", "bpc_start",
                                                                        "bpc_end", "curve", "load_end")},
                     "load_start": load_start, "scores": score(cws, pairs, fn),
-                    "command": command + f" --configs {config} --budget {budget:g}"})
+                    "command": command + f" --configs {config} --budget {budget:g}" + _repeat_flags(args)})
             cws.close()
     report(args.root)
 
@@ -407,9 +421,10 @@ def eval_only(args, configs, variants, common, command) -> None:
     rows = [json.loads(line) for line in (args.root / "rows.jsonl").read_text().splitlines() if line.strip()]
     for budget in args.budget:
         for config in configs:
-            trained = next((r for r in reversed(rows) if r["system"] == f"adapted: {config}"
-                            and r.get("budget") == budget and r["lang"] == args.lang and "train" in r), None)
-            ws_path = args.root / f"{args.lang}-{config}-{budget:g}".replace("+", "_")
+            trained = next((r for r in reversed(rows) if r["system"] == _adapted(args, config)
+                            and r.get("budget") == budget and r["lang"] == args.lang and "train" in r
+                            and r.get("seed", 0) == args.seed), None)
+            ws_path = args.root / _run_name(args, config, budget)
             ggufs = sorted((ws_path / "gguf").glob("*Q8_0.gguf"))
             logf = args.root / f"train-{ws_path.name}.log"
             if trained is None and logf.exists():  # trained, but the scoring run stopped before a row
@@ -425,12 +440,39 @@ def eval_only(args, configs, variants, common, command) -> None:
             pairs = _pairs(args)
             for variant, levers in variants.items():
                 fn, _t = model_system(cws, ggufs[-1], **levers)
-                append_row(args.root, {**common, "system": f"adapted: {config}", "variant": variant,
-                                       "budget": budget, "steps": trained["steps"], "train": trained["train"],
+                append_row(args.root, {**common, "system": _adapted(args, config), "variant": variant,
+                                       "budget": budget, "steps": trained["steps"], "seed": args.seed, "train": trained["train"],
                                        "load_start": load_avg(), "scores": score(cws, pairs, fn),
-                                       "command": command + f" --configs {config} --budget {budget:g} "
-                                                            f"--eval-only --variants '{variant}'"})
+                                       "command": command + f" --configs {config} --budget {budget:g}"
+                                                            + _repeat_flags(args)
+                                                            + f" --eval-only --variants '{variant}'"})
             cws.close()
+
+
+def _run_name(args, config: str, budget: float) -> str:
+    """The trained workspace's folder name in ``<root>``: language, base, config, budget (and seed)."""
+    seed = f"-seed{args.seed}" if args.seed else ""
+    return f"{args.lang}{_base_tag(args)}-{config}-{budget:g}{seed}".replace("+", "_")
+
+
+def _repeat_flags(args) -> str:
+    """The flags that make a row's command repeat its step count and seed."""
+    flags = f" --seed {args.seed}" if args.seed else ""
+    return flags + (f" --steps-per-minute {args.steps_per_minute:g}" if args.steps_per_minute else "")
+
+
+def _base_tag(args) -> str:
+    """Workspace-name part for a base other than the default: SmolLM2 rows keep their old names."""
+    return "" if args.base == "default" else f"-{args.base}"
+
+
+def _adapted(args, config: str) -> str:
+    """The row's system name: ``adapted: CONFIG`` for SmolLM2, ``adapted TITLE: CONFIG`` otherwise."""
+    if args.base == "default":
+        return f"adapted: {config}"
+    from kit.models.embedded import find
+
+    return f"adapted {find(args.base).title}: {config}"
 
 
 def _gemma_gguf():
