@@ -202,11 +202,17 @@ def estimate_bytes(plan: list[PlannedTensor], out_type: str) -> int:
 
 
 def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optional[ModelCard] = None,
-               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
+               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
+               shape: Optional[ModelShape] = None, vocab: Optional[GgufVocab] = None,
+               replace: Optional[dict] = None, metadata: Optional[dict] = None) -> dict:
     """Write ``model_dir`` (a HF folder of a supported family) to ``out`` as an F16 or F32 GGUF.
 
     Returns ``{"path", "out_type", "tensors", "bytes", "pre", "vocab_size", "family", "eot_id"}``.
     Nothing appears at ``out`` unless the whole file was written.
+
+    The Hydra export (kit.gguf.hydra) writes the same body with other tables: ``shape`` and
+    ``vocab`` replace the folder's, ``replace`` maps GGUF tensor names to float32 arrays written
+    instead of the checkpoint's (their shape may differ), ``metadata`` adds string or integer keys.
     """
     import numpy as np
     import gguf
@@ -216,9 +222,14 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
     if out_type not in WRITE_TYPES:
         raise TaalkitError(f"the writer produces {' or '.join(WRITE_TYPES)}; quantize from that for {out_type}")
     model_dir, out = Path(model_dir), Path(out)
-    shape, family = read_shape(model_dir)
+    folder_shape, family = read_shape(model_dir)
+    shape = shape or folder_shape
     plan, where = plan_tensors(model_dir, shape, family)
-    vocab = read_vocab(model_dir, shape.vocab_size)
+    replace = replace or {}
+    for t in plan:
+        if t.gguf_name in replace:
+            t.shape = tuple(replace[t.gguf_name].shape)
+    vocab = vocab or read_vocab(model_dir, shape.vocab_size)
     eot = family.end_of_turn_ids({tok: i for i, tok in enumerate(vocab.tokens)})
     vocab.eot_id = eot[0] if eot else None
     # A base checkpoint without a template (Gemma-3-270M) chats in its family's format.
@@ -239,6 +250,8 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
             writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
             _add_card(writer, card)
             _add_vocab(writer, vocab)
+            for key, value in (metadata or {}).items():
+                (writer.add_uint32 if isinstance(value, int) else writer.add_string)(key, value)
             for t in plan:
                 dtype = np.float32 if (len(t.shape) == 1 or out_type == "F32") else np.float16
                 n = int(np.prod(t.shape)) * np.dtype(dtype).itemsize
@@ -251,7 +264,9 @@ def write_gguf(model_dir: Path, out: Path, *, out_type: str = "F16", card: Optio
                 for i, t in enumerate(plan, 1):
                     if cancel is not None:
                         cancel.check()
-                    if t.hf_name is None:
+                    if t.gguf_name in replace:
+                        data = family.transform(t.kind, t.hf_name, np.asarray(replace[t.gguf_name], np.float32), shape)
+                    elif t.hf_name is None:
                         data = np.asarray(t.data, dtype=np.float32)
                     else:
                         f = where[t.hf_name]

@@ -91,21 +91,26 @@ class BatchGenerator:
         except Exception:
             pass
 
-    def generate(self, prompts: Sequence[str], max_tokens: Sequence[int], *,
+    def generate(self, prompts: Sequence, max_tokens: Sequence[int], *,
                  stop: Optional[Sequence[Optional[StopRule]]] = None,
                  processors: Optional[Sequence[Sequence[Callable]]] = None, cancel=None,
-                 on_done: Optional[Callable[[int, str], None]] = None) -> list[str]:
+                 on_done: Optional[Callable[[int, str], None]] = None,
+                 detokenize: Optional[Callable[[int], bytes]] = None) -> list[str]:
         """Greedy text for each prompt (special tokens parsed, BOS as the model's metadata says).
 
         Each ends at an end-of-generation token, after ``max_tokens[i]`` tokens, or when
         ``stop[i](text, piece)`` says so. ``processors[i]`` are llama-cpp-python style logits
         processors, ``f(input_ids, scores) -> scores``, called before each argmax (the first call
         sees the prompt's ids only). ``on_done(i, text)`` is called as each one finishes.
+        A prompt may also be a list of token ids, and ``detokenize(id) -> bytes`` replace llama.cpp's:
+        a Hydra GGUF's runtime tokenizes and decodes each language itself (kit.infer.hydra).
         """
         import llama_cpp
         import numpy as np
 
-        ids = [list(self.llm.tokenize(p.encode("utf-8"), add_bos=True, special=True)) for p in prompts]
+        ids = [list(self.llm.tokenize(p.encode("utf-8"), add_bos=True, special=True)) if isinstance(p, str)
+               else [int(t) for t in p] for p in prompts]
+        detokenize = detokenize or (lambda tok: self.llm.detokenize([tok]))
         for i, toks in enumerate(ids):
             if len(toks) + max_tokens[i] > self.ctx_per_seq:
                 raise TaalkitError(f"prompt {i + 1} needs {len(toks) + max_tokens[i]} tokens, more than the "
@@ -166,7 +171,7 @@ class BatchGenerator:
                 finished = bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
                 if not finished:
                     s.out.append(tok)
-                    piece = self.llm.detokenize([tok])
+                    piece = detokenize(tok)
                     s.data += piece
                     text = s.data.decode("utf-8", errors="ignore")
                     rule = stop[s.index] if stop else None
@@ -194,7 +199,9 @@ def translate_many(translator, texts: Sequence[str], *, to: str, glossary: bool 
     both paths.
     """
     plans = [translator.plan(text, to=to, glossary=glossary, n_ctx=generator.ctx_per_seq) for text in texts]
-    raws = generator.generate([p.prompt for p in plans], [p.budget for p in plans],
+    union = getattr(translator, "union", None)  # a Hydra GGUF: the plans carry token ids
+    raws = generator.generate([p.prompt if p.ids is None else p.ids for p in plans], [p.budget for p in plans],
                               stop=[p.stop_early for p in plans], processors=[p.processors for p in plans],
-                              cancel=cancel, on_done=(lambda i, _t: on_done(i)) if on_done else None)
+                              cancel=cancel, on_done=(lambda i, _t: on_done(i)) if on_done else None,
+                              detokenize=union.vocab.piece if union else None)
     return [translator.finish(plan, raw) for plan, raw in zip(plans, raws)]

@@ -35,6 +35,7 @@ from ..progress import CancelToken, ProgressCallback, emit
 from ..textio.files import iter_lines
 from .default_model import resolve_model
 from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
+from .hydra import TARGET, HydraRuntime
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
 from .consensus import consensus
 from .memory import FALLBACK_SIMILARITY, Match, TranslationMemory, workspace_memory
@@ -48,6 +49,8 @@ DRAFT_BIAS = 0.0  # logit bonus for the draft's tokens (kit.infer.engine.DraftBi
 # en→cy / cy→en 29.1 / 26.9 without, 44.4 / 43.1 with (word by word 35.2 / 33.8).
 CONSENSUS = True
 CONSENSUS_MATCHES = 2  # memory matches in the consensus pool
+# Hydra translation on a Hydra GGUF (kit.infer.hydra); measured on/off by bench/hydra.py.
+HYDRA = False
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Plan:
     single_line: bool
     processors: list
     notes: list[str] = field(default_factory=list)
+    ids: Optional[list[int]] = None  # the request as token ids, when the runtime tokenizes (a Hydra GGUF)
 
     def stop_early(self, so_far: str, piece: str) -> bool:
         """Stop decoding: looping, or a one-line input whose one-line answer is complete."""
@@ -140,14 +144,17 @@ class Translator:
                  n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
                  guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None,
                  memory: Optional[int] = None, memory_fallback: bool = True,
-                 consensus: Optional[bool] = None) -> None:
+                 consensus: Optional[bool] = None, hydra: Optional[bool] = None) -> None:
         """``draft`` / ``memory`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.prompt_recipe).
         ``memory`` is how many translation-memory pairs the request shows (0: none). The draft and the
         fallback need a dictionary, the memory parallel text; without them they are quietly off.
         ``memory_fallback``: a failed answer falls back to the closest pair when it is close enough
         (``FALLBACK_SIMILARITY``), else to the draft. ``consensus``: the answer is the candidate (the
         model's answer, the draft, the closest memory pairs) that agrees most with the others
-        (kit.infer.consensus); None: ``CONSENSUS``."""
+        (kit.infer.consensus); None: ``CONSENSUS``. ``hydra`` (a Hydra GGUF, kit.gguf.hydra): the
+        request's source-language words are read through the source model's own table and an answer
+        in the source language is written through its head (kit.infer.hydra); None: ``HYDRA``. A Hydra
+        GGUF with ``hydra`` off runs as the plain trans-tokenized model."""
         self.ws = ws
         has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
         trained = prompt_recipe(ws)
@@ -166,6 +173,10 @@ class Translator:
             self.model_path = str(model_path or getattr(llm, "model_path", ""))
         self.llm = llm
         self.template = ChatTemplate.from_llama(llm)
+        self.union = HydraRuntime.of(llm)
+        self.hydra = HYDRA if hydra is None else bool(hydra)
+        if self.hydra and self.union is None:
+            raise TaalkitError(f"{self.model_path}: Hydra translation needs a Hydra GGUF (kit.gguf.hydra)")
         self.max_entries = max_entries
         self._lookups: dict[tuple[str, str], DictionaryLookup] = {}
         self._memories: dict[tuple[str, str], TranslationMemory] = {}
@@ -195,21 +206,26 @@ class Translator:
             if glossary else Glossary([], source, target)
         return self.template.render(translation_messages(text, source, target, gloss, draft, examples)), gloss
 
-    def _processors(self, text: str, draft: str = "") -> list:
-        """Fresh guard processors for one answer (they remember where the prompt ended)."""
+    def _tokenize(self, text: str, side: Optional[str]) -> list[int]:
+        if side is not None:
+            return self.union.vocab.encode(side, text)
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _processors(self, text: str, draft: str = "", side: Optional[str] = None) -> list:
+        """Fresh guard processors for one answer (they remember where the prompt ended); ``side``:
+        the answer's side of a Hydra GGUF, whose ids it is masked to."""
         from .engine import BanFirst, DraftBias, NoRepeatNGram
 
-        processors = []
+        processors = [self.union.mask(side)] if side is not None else []
         if draft and self.draft_bias:
-            ids = self.llm.tokenize((" " + draft).encode("utf-8"), add_bos=False, special=False)
+            ids = self._tokenize(" " + draft, side)
             processors.append(DraftBias(ids, self.draft_bias))
         if not self.guard:
             return processors
         processors.append(NoRepeatNGram(GUARD_NGRAM))
         if not text.lstrip().lower().startswith("translate"):
             # The echoed instruction starts with this word; an answer that should not, must not.
-            ids = {self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0]
-                   for w in ("Translate", " Translate")}
+            ids = {self._tokenize(w, side)[0] for w in ("Translate", " Translate")}
             processors.append(BanFirst(ids))
         return processors
 
@@ -227,11 +243,20 @@ class Translator:
         notes = []
         n_ctx = n_ctx or self.llm.n_ctx()
 
+        side = self.union.answer_side(target, self.ws.source_lang, self.hydra) if self.union else None
+
+        def request_ids(gloss_, examples_):
+            return self.union.request_ids(self.template, text, source=source, target=target, hydra=self.hydra,
+                                          ws_source=self.ws.source_lang, draft=shown, glossary=gloss_ or None,
+                                          examples=examples_)
+
         def count(prompt_text: str) -> int:
+            if self.union:
+                return len(request_ids(gloss, examples))
             return len(self.llm.tokenize(prompt_text.encode("utf-8"), add_bos=True, special=True))
 
         n_prompt = count(prompt)
-        n_text = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        n_text = len(self._tokenize(text, TARGET if self.union else None))
         budget = max_tokens or min(512, 2 * n_text + 16)
         if n_prompt + budget > n_ctx and gloss:
             # The glossary is the first thing to give up when the context is short.
@@ -249,7 +274,8 @@ class Translator:
                 raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
                                    f"{n_ctx}-token context); split it into shorter lines")
         return Plan(text, source, target, draft, shown, examples, matches, prompt, gloss,
-                    budget, "\n" not in text.strip(), self._processors(text, draft if self.draft else ""), notes)
+                    budget, "\n" not in text.strip(), self._processors(text, draft if self.draft else "", side), notes,
+                    request_ids(gloss, examples) if self.union else None)
 
     def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
         """The answer from what the model generated: cleaned, and replaced when it is no translation —
@@ -288,6 +314,16 @@ class Translator:
         plan = self.plan(text, to=to, glossary=glossary, max_tokens=max_tokens)
         stats = StreamStats()
         started = time.perf_counter()
+        if plan.ids is not None:  # a Hydra GGUF: token ids in, the runtime's own decoding (kit.infer.batch)
+            from .batch import BatchGenerator
+
+            with BatchGenerator(self.llm, n_seq=1, ctx_per_seq=self.llm.n_ctx()) as generator:
+                raw = generator.generate([plan.ids], [plan.budget], stop=[plan.stop_early],
+                                         processors=[plan.processors], cancel=cancel,
+                                         detokenize=self.union.vocab.piece)[0]
+            result = self.finish(plan, raw)
+            result.seconds = time.perf_counter() - started
+            return result
         stream = stream_tokens(self.llm, plan.prompt, max_tokens=plan.budget, stats=stats, temperature=0.0,
                                cancel=cancel, logits_processors=plan.processors)
         for piece in stream:
