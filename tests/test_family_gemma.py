@@ -246,3 +246,30 @@ def test_gemma_shape_record(gemma_dirs):
         model = load_model(folder)
         present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
         assert set(get(family).lora_targets) <= present
+
+
+def test_a_gemma_prompt_starts_with_one_bos_as_the_tokenizer_renders_it(gemma_dirs, tmp_path):
+    """Gemma's template renders <bos> and llama.cpp adds one too: the kit must pass one, like transformers."""
+    from kit.infer.engine import ChatTemplate, prompt_ids
+
+    folder = gemma_dirs["gemma3"]
+    out = tmp_path / "g3.gguf"
+    write_gguf(folder, out, out_type="F16")
+    llm = load_llama(out, vocab_only=True)
+    messages = [{"role": "user", "content": "Bore da"}]
+    prompt = ChatTemplate.from_llama(llm).render(messages)
+    assert prompt.startswith("<bos><start_of_turn>user")
+    expected = load_tokenizer(folder).apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    expected = expected["input_ids"] if isinstance(expected, dict) or hasattr(expected, "keys") else expected
+    assert prompt_ids(llm, prompt) == list(expected)
+    assert list(llm.tokenize(prompt.encode(), add_bos=True, special=True))[:2] == [llm.token_bos()] * 2  # the trap
+
+
+def test_a_gguf_without_a_chat_template_chats_in_its_familys_format():
+    """A base model's GGUF (the embedded Gemma-3-270M) has no template: its family's, not ChatML."""
+    from kit.infer.engine import CHATML_TEMPLATE, template_source
+    from kit.models.families.gemma import GEMMA_CHAT_TEMPLATE
+
+    assert template_source({"general.architecture": "gemma3"}) == GEMMA_CHAT_TEMPLATE
+    assert template_source({"general.architecture": "gemma3", "tokenizer.chat_template": "X"}) == "X"
+    assert template_source({"general.architecture": "llama"}) == CHATML_TEMPLATE  # no family format known

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from ..errors import ResourceError, TaalkitError
+from .engine import prompt_ids
 
 #: (text so far, newest piece) -> stop now?
 StopRule = Callable[[str, str], bool]
@@ -108,7 +109,7 @@ class BatchGenerator:
         import llama_cpp
         import numpy as np
 
-        ids = [list(self.llm.tokenize(p.encode("utf-8"), add_bos=True, special=True)) if isinstance(p, str)
+        ids = [prompt_ids(self.llm, p) if isinstance(p, str)
                else [int(t) for t in p] for p in prompts]
         detokenize = detokenize or (lambda tok: self.llm.detokenize([tok]))
         for i, toks in enumerate(ids):

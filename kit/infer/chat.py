@@ -21,7 +21,7 @@ from typing import Iterator, Optional
 
 from ..progress import CancelToken
 from . import conversations as store
-from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
+from .engine import ChatTemplate, StreamStats, load_llama, prompt_ids, stream_tokens
 
 # Room left in the context for the reply when a conversation is trimmed.
 DEFAULT_MAX_TOKENS = 512
@@ -134,7 +134,7 @@ class ChatSession:
         return out + [{"role": t.role, "content": t.content} for t in (self.turns if turns is None else turns)]
 
     def _count(self, prompt: str) -> int:
-        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        return len(prompt_ids(self.llm, prompt))  # as llama.cpp will be given it
 
     def _fit_prompt(self, budget: int) -> tuple[str, str, int]:
         """The prompt that fits ``n_ctx`` with room for the reply: drop oldest turns, then shorten.

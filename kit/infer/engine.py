@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 
 from ..errors import ResourceError, TaalkitError
 
-# ChatML, SmolLM2's format: used only when a GGUF carries no template at all.
+# ChatML, SmolLM2's format: used only when a GGUF carries no template and its family has none.
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
     "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -77,8 +77,7 @@ class ChatTemplate:
 
     @classmethod
     def from_llama(cls, llm) -> "ChatTemplate":
-        source = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
-        return cls(source, bos_token=_token_text(llm, llm.token_bos()),
+        return cls(template_source(llm.metadata), bos_token=_token_text(llm, llm.token_bos()),
                    eos_token=_token_text(llm, llm.token_eos()))
 
     def render(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
@@ -87,6 +86,36 @@ class ChatTemplate:
         return render_bounded(self._template, dict(messages=messages, add_generation_prompt=add_generation_prompt,
                                                    bos_token=self.bos_token, eos_token=self.eos_token),
                               seconds=self.time_limit_s)
+
+
+def template_source(metadata: dict) -> str:
+    """The GGUF's own chat template; without one, its family's turn format; else ChatML.
+
+    Why the family: a base model's GGUF (the embedded Gemma-3-270M) carries no template, and ChatML's
+    ``<|im_start|>`` is no token of Gemma's vocabulary — it would be read as a handful of
+    punctuation pieces, and the unadapted base would be judged on a format nothing it was trained on
+    (nor the kit's adapted Gemma models, which carry the family's format) ever used."""
+    source = metadata.get("tokenizer.chat_template")
+    if source:
+        return source
+    from ..models.families import families
+
+    arch = metadata.get("general.architecture")
+    family = next((f for f in families() if arch in (f.gguf_read_archs or (f.gguf_arch,))), None)
+    return getattr(family, "default_chat_template", None) or CHATML_TEMPLATE
+
+
+def prompt_ids(llm, prompt: str) -> list[int]:
+    """A rendered prompt's token ids, with the beginning-of-sequence token once.
+
+    Why: llama.cpp adds BOS where the model asks for one (``add_bos_token``), and a chat template
+    that renders ``{{ bos_token }}`` itself (Gemma's) then starts with two — a sequence the model
+    never saw in training, and llama.cpp warns that it "will likely reduce response quality"."""
+    ids = list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+    bos = llm.token_bos()
+    if len(ids) >= 2 and ids[0] == ids[1] == bos:
+        del ids[0]
+    return ids
 
 
 def _token_text(llm, token_id: int) -> str:
@@ -213,7 +242,8 @@ def stream_tokens(llm, prompt: str, *, max_tokens: int, stats: StreamStats, temp
     ``repeat_penalty`` is llama.cpp's own (None: llama-cpp-python's default); ``logits_processors`` (e.g.
     :class:`NoRepeatNGram`, fresh per call: they keep the prompt length) see every step's scores.
     """
-    stats.prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+    ids = prompt_ids(llm, prompt)
+    stats.prompt_tokens = len(ids)
     started = time.perf_counter()
     first_at = None
     extra = {} if repeat_penalty is None else {"repeat_penalty": repeat_penalty}
@@ -221,7 +251,7 @@ def stream_tokens(llm, prompt: str, *, max_tokens: int, stats: StreamStats, temp
         from llama_cpp import LogitsProcessorList
 
         extra["logits_processor"] = LogitsProcessorList(logits_processors)
-    stream = llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+    stream = llm.create_completion(ids, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                    stop=stop or [], stream=True, seed=seed, **extra)
     try:
         for chunk in stream:
