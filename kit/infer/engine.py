@@ -111,11 +111,9 @@ def prompt_ids(llm, prompt: str) -> list[int]:
     Why: llama.cpp adds BOS where the model asks for one (``add_bos_token``), and a chat template
     that renders ``{{ bos_token }}`` itself (Gemma's) then starts with two — a sequence the model
     never saw in training, and llama.cpp warns that it "will likely reduce response quality"."""
-    ids = list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-    bos = llm.token_bos()
-    if len(ids) >= 2 and ids[0] == ids[1] == bos:
-        del ids[0]
-    return ids
+    ids = list(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+    wanted = list(llm.tokenize(b"", add_bos=True, special=True))  # [BOS] where the model asks for one
+    return ids if ids[:len(wanted)] == wanted else wanted + ids
 
 
 def _token_text(llm, token_id: int) -> str:
