@@ -165,6 +165,9 @@ def test_translator_lever(hydra_gguf, workspace, add_dictionary, tmp_path):
         plan = on.plan(text, to=to, glossary=False, max_tokens=6)
         assert any(i < n_source for i in plan.ids) and any(i >= n_source for i in plan.ids)
         assert all(i >= n_source for i in off.plan(text, to=to, glossary=False, max_tokens=6).ids)
+    into_english = Translator(workspace, llm=llm, model_path=path, hydra="en")  # only answers in English
+    assert all(i >= n_source for i in into_english.plan(texts[0], to="cy", glossary=False, max_tokens=6).ids)
+    assert any(i < n_source for i in into_english.plan("Agor y ffeil.", to="en", glossary=False, max_tokens=6).ids)
     one = [on.translate(t, to="cy", glossary=False).raw for t in texts]
     with BatchGenerator(llm, n_seq=2, ctx_per_seq=256) as gen:
         many = [r.raw for r in translate_many(on, texts, to="cy", glossary=False, generator=gen)]

@@ -34,7 +34,7 @@ from ..errors import TaalkitError
 from ..progress import CancelToken, ProgressCallback, emit
 from ..textio.files import iter_lines
 from .default_model import resolve_model
-from .engine import ChatTemplate, StreamStats, load_llama, stream_tokens
+from .engine import ChatTemplate, StreamStats, load_llama, prompt_ids, stream_tokens
 from .hydra import TARGET, HydraRuntime
 from .glossary import DictionaryLookup, Glossary, GlossaryEntry, build_glossary, lang_code, lang_name
 from .consensus import consensus
@@ -144,7 +144,7 @@ class Translator:
                  n_threads: Optional[int] = None, max_entries: int = 24, draft: Optional[bool] = None,
                  guard: bool = True, fallback: bool = True, draft_bias: Optional[float] = None,
                  memory: Optional[int] = None, memory_fallback: bool = True,
-                 consensus: Optional[bool] = None, hydra: Optional[bool] = None) -> None:
+                 consensus: Optional[bool] = None, hydra=None) -> None:
         """``draft`` / ``memory`` None: as the workspace's fine-tune trained (kit.infer.wordbyword.prompt_recipe).
         ``memory`` is how many translation-memory pairs the request shows (0: none). The draft and the
         fallback need a dictionary, the memory parallel text; without them they are quietly off.
@@ -153,8 +153,9 @@ class Translator:
         model's answer, the draft, the closest memory pairs) that agrees most with the others
         (kit.infer.consensus); None: ``CONSENSUS``. ``hydra`` (a Hydra GGUF, kit.gguf.hydra): the
         request's source-language words are read through the source model's own table and an answer
-        in the source language is written through its head (kit.infer.hydra); None: ``HYDRA``. A Hydra
-        GGUF with ``hydra`` off runs as the plain trans-tokenized model."""
+        in the source language is written through its head (kit.infer.hydra); a language code: only
+        translations into that language; None: ``HYDRA``. A Hydra GGUF with ``hydra`` off runs as the
+        plain trans-tokenized model."""
         self.ws = ws
         has_dictionary = bool(ws.db.execute("select 1 from entries limit 1").fetchone())
         trained = prompt_recipe(ws)
@@ -174,7 +175,7 @@ class Translator:
         self.llm = llm
         self.template = ChatTemplate.from_llama(llm)
         self.union = HydraRuntime.of(llm)
-        self.hydra = HYDRA if hydra is None else bool(hydra)
+        self.hydra = HYDRA if hydra is None else (hydra if isinstance(hydra, str) else bool(hydra))
         if self.hydra and self.union is None:
             raise TaalkitError(f"{self.model_path}: Hydra translation needs a Hydra GGUF (kit.gguf.hydra)")
         self.max_entries = max_entries
@@ -243,17 +244,18 @@ class Translator:
         notes = []
         n_ctx = n_ctx or self.llm.n_ctx()
 
-        side = self.union.answer_side(target, self.ws.source_lang, self.hydra) if self.union else None
+        hydra = self.hydra is True or (isinstance(self.hydra, str) and lang_code(self.hydra) == target)
+        side = self.union.answer_side(target, self.ws.source_lang, hydra) if self.union else None
 
         def request_ids(gloss_, examples_):
-            return self.union.request_ids(self.template, text, source=source, target=target, hydra=self.hydra,
+            return self.union.request_ids(self.template, text, source=source, target=target, hydra=hydra,
                                           ws_source=self.ws.source_lang, draft=shown, glossary=gloss_ or None,
                                           examples=examples_)
 
         def count(prompt_text: str) -> int:
             if self.union:
                 return len(request_ids(gloss, examples))
-            return len(self.llm.tokenize(prompt_text.encode("utf-8"), add_bos=True, special=True))
+            return len(prompt_ids(self.llm, prompt_text))
 
         n_prompt = count(prompt)
         n_text = len(self._tokenize(text, TARGET if self.union else None))
