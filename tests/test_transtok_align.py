@@ -31,6 +31,30 @@ def test_aligner_recovers_a_hidden_word_translation():
     assert len(links.sentence) > 0.95 * sum(len(t) for t in tgt)
 
 
+def test_eflomal_recovers_the_same_hidden_translation():
+    pytest.importorskip("eflomal")
+    src, tgt = _permuted_corpus(3000, 300)
+    links = align(src, tgt, n_source_vocab=300, n_target_vocab=300, aligner="eflomal")
+    correct = (links.source_word * 7 + 3) % 300 == links.target_word
+    assert correct.mean() > 0.99
+    assert len(links.sentence) > 0.95 * sum(len(t) for t in tgt)
+    one = align([np.array([4])], [np.array([9])], n_source_vocab=5, n_target_vocab=10, aligner="eflomal")
+    assert (one.sentence.tolist(), one.target_word.tolist(), one.source_word.tolist()) == ([0], [9], [4])
+
+
+def test_an_absent_or_unknown_aligner_is_one_taalkit_error(monkeypatch):
+    import sys
+
+    from kit.errors import TaalkitError
+
+    src, tgt = _permuted_corpus(20, 10)
+    with pytest.raises(TaalkitError, match="unknown aligner"):
+        align(src, tgt, n_source_vocab=10, n_target_vocab=10, aligner="giza")
+    monkeypatch.setitem(sys.modules, "eflomal", None)
+    with pytest.raises(TaalkitError, match="pip install eflomal"):
+        align(src, tgt, n_source_vocab=10, n_target_vocab=10, aligner="eflomal")
+
+
 def test_links_point_back_to_their_sentence():
     src = [np.array([0, 1]), np.array([2]), np.array([], dtype=np.int64), np.array([1, 0])]
     tgt = [np.array([10, 11]), np.array([12]), np.array([5]), np.array([11, 10])]

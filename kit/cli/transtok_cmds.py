@@ -21,12 +21,14 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
               help="EM iterations of the word aligner.")
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Drop, per target token, aligned source tokens below this share of its evidence.")
+@click.option("--aligner", type=click.Choice(("ibm1", "eflomal")), default="ibm1", show_default=True,
+              help="Word aligner: ibm1 is built in; eflomal needs 'pip install eflomal'.")
 @click.option("--compare", is_flag=True,
               help="Run every method (transtok last, so it stays the newest) and print their bits/char.")
 @workspace_option_after_verb
 @click.pass_context
 def transtokenize_cmd(ctx: click.Context, method: str, device: str, precision: str, iterations: int,
-                      min_share: float, compare: bool) -> None:
+                      min_share: float, aligner: str, compare: bool) -> None:
     """Map target tokens to source tokens and initialise the new embeddings.
 
     Writes models/transtok-METHOD/ (a normal Hugging Face model folder with the target
@@ -38,7 +40,7 @@ def transtokenize_cmd(ctx: click.Context, method: str, device: str, precision: s
     from ..transtok import compare_methods, transtokenize
 
     ws = open_workspace(ctx)
-    options = dict(device=device, precision=precision, iterations=iterations, min_share=min_share)
+    options = dict(device=device, precision=precision, iterations=iterations, min_share=min_share, aligner=aligner)
     if compare:
         rows = compare_methods(ws, progress=ProgressPrinter(), **options)
         click.echo(_compare_table(rows))

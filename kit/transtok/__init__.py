@@ -4,8 +4,10 @@ The stage (``transtokenize``) reads the source model, the newest target tokenize
 dictionary and the parallel training text from the workspace; gathers evidence per kind
 (``evidence.py``, with the aligner in ``align.py``); combines it into a sparse
 :class:`TokenMapping` (``mapping.py``); and writes ``models/transtok-<method>/`` with
-:class:`EmbeddingInit` (``init.py``). Methods: ``transtok`` (all evidence, default),
-``fvt``, ``mean``, ``random`` — each a complete initialisation so they can be compared.
+:class:`EmbeddingInit` (``init.py``). Methods: ``transtok`` (all evidence, each row blended
+with its FVT split by how much evidence it has; the default), ``fvt``, ``mean``, ``random`` — each a
+complete initialisation so they can be compared. The aligner is the in-process IBM-1 (``ibm1``) or,
+when installed, ``eflomal`` (``aligner=``).
 
 Each run also scores what it wrote: held-out bits per character at step 0, on the very texts and
 block length the fine-tune measures (kit.corpus.heldout_texts), stored in the mapping's
@@ -27,11 +29,12 @@ from ..errors import TaalkitError, WorkspaceError
 from ..fsutil import atomic_path
 from ..progress import CancelToken, ProgressCallback, emit
 from ..workspace import Workspace, now
+from .align import ALIGNERS, require_eflomal
 from .init import EmbeddingInit, mapping_dir
-from .mapping import METHODS, TokenMapping
+from .mapping import FVT_PRIOR, FVT_PRIOR_INSIDE, METHODS, TokenMapping
 
-__all__ = ["transtokenize", "build_mapping", "TokenMapping", "EmbeddingInit", "METHODS", "load_mapping",
-           "compare_methods"]
+__all__ = ["transtokenize", "build_mapping", "TokenMapping", "EmbeddingInit", "METHODS", "ALIGNERS",
+           "load_mapping", "compare_methods"]
 HELDOUT_LIMIT = 100  # the fine-tune's FinetuneConfig.heldout_limit
 
 STAGE = "transtokenize"
@@ -41,7 +44,8 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
                   source_model=None, progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None, iterations: int = 5,
                   dictionary_weight: float = 1.0, min_share: float = 0.05, seed: int = 0,
-                  measure: bool = True, precision: str = "auto") -> dict:
+                  measure: bool = True, precision: str = "auto", aligner: str = "ibm1",
+                  fvt_prior: float = FVT_PRIOR, fvt_prior_inside: float = FVT_PRIOR_INSIDE) -> dict:
     """Build ``models/transtok-<method>/`` and record it; returns the new ``models`` row.
 
     ``tokenizer``/``source_model`` override the workspace's newest ones: a DB row, a row
@@ -53,9 +57,17 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     ``device``: where the embedding averages are computed and the held-out text is scored (``cuda``
     when present under ``auto``); the scoring runs in bf16 where the device supports it
     (``precision``: ``auto``, ``bf16`` or ``fp32``); the new embeddings are always computed in fp32.
+
+    ``aligner``: the word aligner of ``transtok`` (``ibm1`` in-process, or ``eflomal`` when that
+    optional package is installed). ``fvt_prior``/``fvt_prior_inside``: how many pseudo-counts of
+    FVT each evidence row is blended with (:meth:`TokenMapping.combine`); 0 and 0 is pure evidence.
     """
     if method not in METHODS:
         raise TaalkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if aligner not in ALIGNERS:
+        raise TaalkitError(f"unknown aligner {aligner!r}; choose one of {', '.join(ALIGNERS)}")
+    if method == "transtok" and aligner == "eflomal":
+        require_eflomal()  # before minutes of loading: one line naming what to install
     check = cancel.check if cancel is not None else (lambda: None)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -84,7 +96,8 @@ def transtokenize(ws: Workspace, *, method: str = "transtok", device: str = "aut
     t1 = time.perf_counter()
     mapping = build_mapping(ws, method, source_tok, target_tok, n_source=n_source, iterations=iterations,
                             dictionary_weight=dictionary_weight, min_share=min_share, check=check,
-                            times=times)
+                            times=times, aligner=aligner, fvt_prior=fvt_prior,
+                            fvt_prior_inside=fvt_prior_inside)
     times["mapping_s"] = time.perf_counter() - t1
     check()
 
@@ -157,7 +170,8 @@ def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target
                   n_source: Optional[int] = None, dictionary: Optional[list[tuple[int, str, str]]] = None,
                   parallel: Optional[list[tuple[int, str, str]]] = None, iterations: int = 5,
                   dictionary_weight: float = 1.0, min_share: float = 0.05, check=None,
-                  times: Optional[dict] = None) -> TokenMapping:
+                  times: Optional[dict] = None, aligner: str = "ibm1", fvt_prior: float = FVT_PRIOR,
+                  fvt_prior_inside: float = FVT_PRIOR_INSIDE) -> TokenMapping:
     """Gather the evidence ``method`` needs and combine it into a :class:`TokenMapping`.
 
     ``dictionary``/``parallel`` are ``(row_id, source_text, target_text)`` lists; by default
@@ -193,16 +207,18 @@ def build_mapping(ws: Optional[Workspace], method: str, source_tokenizer, target
             rows, src, tgt = zip(*parallel)
             sets.append(ev.PairSet("parallel", rows, src, tgt))
         aligned, info = ev.aligned_evidence(sets, source_tokenizer, target_tokenizer, n_source, n_target,
-                                            iterations=iterations, check=check)
+                                            iterations=iterations, check=check, aligner=aligner)
         evidence.update(aligned)
         evidence["identical"] = ev.identical_evidence(target_texts, source_texts, exclude=pinned_ids)
         info.update(dictionary_entries=len(dictionary), parallel_segments=len(parallel))
         times["align_s"] = time.perf_counter() - t
     mapping = TokenMapping.combine(method, evidence, target_pieces=target_pieces, target_texts=target_texts,
                                    source_texts=source_texts, dictionary_weight=dictionary_weight,
-                                   min_share=min_share)
+                                   min_share=min_share, fvt_prior=fvt_prior, fvt_prior_inside=fvt_prior_inside)
     mapping.stats.update(info)
     mapping.stats["iterations"] = iterations
+    if method == "transtok":
+        mapping.stats.update(aligner=aligner, fvt_prior=fvt_prior, fvt_prior_inside=fvt_prior_inside)
     return mapping
 
 

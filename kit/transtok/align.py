@@ -33,6 +33,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..errors import TaalkitError
+
+# The word aligners: ``ibm1`` is in-process and the default; ``eflomal`` needs ``pip install eflomal``.
+ALIGNERS = ("ibm1", "eflomal")
+
 
 @dataclass
 class Links:
@@ -228,13 +233,22 @@ def _em_viterbi(gen: _Side, cond: _Side, n_cond_vocab: int, iterations: int, ten
 def align(source: Sequence[np.ndarray], target: Sequence[np.ndarray], *, n_source_vocab: int,
           n_target_vocab: int, iterations: int = 5, tension: float = 4.0, p_null: float = 0.08,
           check: Optional[Callable[[], None]] = None, chunk_entries: Optional[int] = None,
-          keep_bytes: Optional[int] = None) -> Links:
+          keep_bytes: Optional[int] = None, aligner: str = "ibm1") -> Links:
     """Align sentence pairs given as arrays of word ids; return the symmetrised links.
 
     ``source[k]`` and ``target[k]`` are the two sides of pair k. Pairs with an empty side
     are skipped. A pair of one word on each side is always linked (a dictionary entry
     "cath ⇄ cat" needs no EM to be believed).
+
+    ``aligner``: ``ibm1`` (this module's EM, always there) or ``eflomal`` (the optional
+    ``eflomal`` package from PyPI: a Bayesian HMM+fertility aligner sampled in C; both of its
+    directions are symmetrised the same way). ``iterations``, ``tension`` and ``p_null`` are
+    IBM-1's; eflomal picks its own.
     """
+    if aligner not in ALIGNERS:
+        raise TaalkitError(f"unknown aligner {aligner!r}; choose one of {', '.join(ALIGNERS)}")
+    if aligner == "eflomal":
+        require_eflomal()
     check = check or (lambda: None)
     src = [np.asarray(s, dtype=np.int64) for s in source]
     tgt = [np.asarray(t, dtype=np.int64) for t in target]
@@ -249,19 +263,29 @@ def align(source: Sequence[np.ndarray], target: Sequence[np.ndarray], *, n_sourc
     chunk = chunk_entries or CHUNK_ENTRIES
     kept_bytes = KEEP_BYTES if keep_bytes is None else keep_bytes
 
-    # target | source: each target word picks a source position.
-    fwd = _em_viterbi(t_side, s_side, n_source_vocab, iterations, tension, p_null, check, chunk, kept_bytes)
-    # source | target: each source word picks a target position.
-    rev = _em_viterbi(s_side, t_side, n_target_vocab, iterations, tension, p_null, check, chunk, kept_bytes)
+    if aligner == "eflomal":
+        key_f, key_r = _eflomal_links(s_side, t_side, check)
+    else:
+        # target | source: each target word picks a source position.
+        fwd = _em_viterbi(t_side, s_side, n_source_vocab, iterations, tension, p_null, check, chunk, kept_bytes)
+        # source | target: each source word picks a target position.
+        rev = _em_viterbi(s_side, t_side, n_target_vocab, iterations, tension, p_null, check, chunk, kept_bytes)
+        n_s = len(s_side.words)
+        t_pos_f = np.flatnonzero(fwd >= 0)
+        key_f = t_pos_f * n_s + fwd[t_pos_f]
+        s_pos_r = np.flatnonzero(rev >= 0)
+        key_r = rev[s_pos_r] * n_s + s_pos_r
+        del fwd, rev, t_pos_f, s_pos_r
+    return _symmetrise(key_f, key_r, s_side, t_side, idx)
 
+
+def _symmetrise(key_f: np.ndarray, key_r: np.ndarray, s_side: _Side, t_side: _Side, idx: np.ndarray) -> Links:
+    """Both directions' links (keys: global target position × n source positions + source position)
+    → the intersection, plus union links whose two words are both otherwise unaligned; a pair of
+    one word on each side is always linked."""
     s_words, t_words = s_side.words, t_side.words
     s_len, t_len = s_side.length, t_side.length
     n_s = len(s_words)
-    t_pos_f = np.flatnonzero(fwd >= 0)
-    key_f = t_pos_f * n_s + fwd[t_pos_f]
-    s_pos_r = np.flatnonzero(rev >= 0)
-    key_r = rev[s_pos_r] * n_s + s_pos_r
-    del fwd, rev, t_pos_f, s_pos_r
     inter = np.intersect1d(key_f, key_r)
     union_only = np.setdiff1d(np.union1d(key_f, key_r), inter)
     del key_f, key_r
@@ -278,3 +302,51 @@ def align(source: Sequence[np.ndarray], target: Sequence[np.ndarray], *, n_sourc
     s_pos = keys % n_s
     t_sent = np.searchsorted(t_side.offset, t_pos, side="right") - 1  # sentence of each target position
     return Links(sentence=idx[t_sent], target_word=t_words[t_pos], source_word=s_words[s_pos])
+
+
+def require_eflomal():
+    """The ``eflomal`` module, or a TaalkitError saying what to install (it is optional: a C build
+    from PyPI under the GPL, which the offline installer does not ship)."""
+    try:
+        import eflomal
+    except ImportError:
+        raise TaalkitError("the eflomal aligner is not installed; install it with 'pip install eflomal' "
+                           "or use --aligner ibm1") from None
+    return eflomal
+
+
+def _eflomal_links(s_side: _Side, t_side: _Side, check: Callable[[], None]) -> tuple[np.ndarray, np.ndarray]:
+    """Both directions of eflomal as link keys (global target position × n source positions + source
+    position). Word ids go to eflomal as they are (its own index format), so no text round trip."""
+    import os
+    import tempfile
+
+    require_eflomal()
+    from eflomal.cython import align as eflomal_align, write_text
+
+    def sentences(side: _Side) -> tuple:
+        return tuple(np.split(side.words.astype(np.uint32), np.cumsum(side.length)[:-1]))
+
+    check()
+    with tempfile.TemporaryDirectory(prefix="taalkit-eflomal-") as tmp:
+        paths = {k: os.path.join(tmp, k) for k in ("src", "trg", "fwd", "rev")}
+        for key, side in (("src", s_side), ("trg", t_side)):
+            with open(paths[key], "wb") as f:
+                write_text(f, sentences(side), int(side.words.max()) + 1 if len(side.words) else 1)
+        eflomal_align(paths["src"], paths["trg"], links_filename_fwd=paths["fwd"],
+                      links_filename_rev=paths["rev"], model=3, n_samplers=2, quiet=True)
+        check()
+        keys = [_read_links(paths[k], s_side, t_side) for k in ("fwd", "rev")]
+    return keys[0], keys[1]
+
+
+def _read_links(path: str, s_side: _Side, t_side: _Side) -> np.ndarray:
+    """Pharaoh lines ("i-j": source word i, target word j of that line's pair) → global link keys."""
+    n_s = len(s_side.words)
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for k, line in enumerate(f):
+            for link in line.split():
+                i, j = link.split("-")
+                out.append((t_side.offset[k] + int(j)) * n_s + s_side.offset[k] + int(i))
+    return np.unique(np.array(out, dtype=np.int64))

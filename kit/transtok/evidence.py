@@ -15,7 +15,8 @@ Kinds (METHOD.md, "Where w(t, s) comes from"):
 - ``pinned``: special tokens and chat-template markers; they replace all other evidence
   so their rows are copied exactly.
 - ``fvt``: the target token's text split by the source tokenizer (Fast Vocabulary
-  Transfer); the fallback for tokens nothing else covers, and a baseline on its own.
+  Transfer); the fallback for tokens nothing else covers, the prior every evidence row is
+  blended with (``TokenMapping.combine``), and a baseline on its own.
 
 Aligned *words* are spread onto their tokens as the published code does, half "in order"
 (both token lists stretched to a common length and zipped, which keeps first-token
@@ -184,8 +185,11 @@ def dictionary_pairs(rows: Sequence[int], source: Sequence[str], target: Sequenc
 
 def aligned_evidence(pairsets: Sequence[PairSet], source_tokenizer, target_tokenizer,
                      n_source: int, n_target: int, *, iterations: int = 5,
-                     check: Optional[Callable[[], None]] = None) -> tuple[dict[str, Evidence], dict]:
-    """Align all pair sets jointly (shared EM statistics), keep the links of each kind apart."""
+                     check: Optional[Callable[[], None]] = None,
+                     aligner: str = "ibm1") -> tuple[dict[str, Evidence], dict]:
+    """Align all pair sets jointly (shared EM statistics), keep the links of each kind apart.
+
+    ``aligner``: ``ibm1`` (in-process) or ``eflomal`` (optional package); see :func:`align.align`."""
     src_vocab, tgt_vocab = WordVocab(), WordVocab()
     src_sents, tgt_sents, kind_of, rows_of, weight_of = [], [], [], [], []
     for k, ps in enumerate(pairsets):
@@ -200,7 +204,8 @@ def aligned_evidence(pairsets: Sequence[PairSet], source_tokenizer, target_token
     rows_of = np.concatenate(rows_of)
     weight_of = np.concatenate(weight_of)
     links = _align.align(src_sents, tgt_sents, n_source_vocab=len(src_vocab),
-                         n_target_vocab=len(tgt_vocab), iterations=iterations, check=check)
+                         n_target_vocab=len(tgt_vocab), iterations=iterations, check=check,
+                         aligner=aligner)
     out: dict[str, Evidence] = {}
     for k, ps in enumerate(pairsets):
         sel = kind_of[links.sentence] == k

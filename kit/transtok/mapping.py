@@ -25,6 +25,14 @@ METHODS = ("random", "mean", "fvt", "transtok")
 # What decided each target row.
 DECIDED = ("pinned", "evidence", "fvt", "mean", "random")
 ALIGNED_KINDS = ("dictionary", "parallel", "identical")
+# FVT as a prior of this many pseudo-counts on every evidence row (issue 19): a row seen once in the
+# aligned text leans on the FVT split of its own text; a row seen hundreds of times is its evidence.
+# Chosen on the three shipped languages (bench/init_quality.py --lang, bench/RESULTS.md).
+FVT_PRIOR = 3.0
+# The same for word-internal pieces ("ydd" in "ffenestrydd"): their counts come from whole-word links
+# spread over the word's pieces, which say much less about one piece, so FVT weighs more there.
+FVT_PRIOR_INSIDE = 30.0
+WORD_START = (" ", "\u0120", "\u2581", "\t", "\n")  # text or piece beginning a word: " ", Ġ, ▁
 
 
 @dataclass
@@ -67,11 +75,19 @@ class TokenMapping:
     @classmethod
     def combine(cls, method: str, evidence: dict[str, Evidence], *, target_pieces: Sequence[str],
                 target_texts: Sequence[str], source_texts: Sequence[str],
-                dictionary_weight: float = 1.0, min_share: float = 0.05) -> "TokenMapping":
+                dictionary_weight: float = 1.0, min_share: float = 0.05, fvt_prior: float = FVT_PRIOR,
+                fvt_prior_inside: float = FVT_PRIOR_INSIDE) -> "TokenMapping":
         """Combine evidence kinds into W for ``method`` (see METHOD.md for the baselines).
 
         ``transtok``: dictionary + parallel + identical counts; ``fvt`` for rows none of
-        those cover; the source mean for rows even FVT cannot split. ``fvt``: FVT rows
+        those cover; the source mean for rows even FVT cannot split. A row with evidence is
+        blended with its FVT row by confidence: with n the row's (pruned) count total and k the
+        prior (``fvt_prior`` for a piece that starts a word, ``fvt_prior_inside`` for one inside a
+        word), W = (n · evidence share + k · FVT share) / (n + k) — the posterior mean of a
+        Dirichlet prior of k pseudo-counts placed on the FVT split. Why: rows seen a handful of
+        times in the aligned text were noisier than FVT, rows seen often beat it; pure evidence
+        (k = 0, the old default) lost to this blend on all three shipped languages, and word-internal
+        pieces gain most from FVT (their evidence is whole-word links spread over the word). ``fvt``: FVT rows
         only. ``mean``/``random``: no rows (the initialiser fills them). Pinned rows
         (special tokens, chat markers) override everything for every method.
         ``min_share`` drops, per row, source tokens below that share of the row's total
@@ -102,7 +118,15 @@ class TokenMapping:
         has = np.diff(counts.indptr) > 0
         decided[has] = DECIDED.index("fvt" if method == "fvt" else "evidence")
         if method == "transtok":
-            use_fvt = ~has & (np.diff(fvt.indptr) > 0)
+            has_fvt = np.diff(fvt.indptr) > 0
+            use_fvt = ~has & has_fvt
+            prior = np.where(starts_word(target_pieces, target_texts), fvt_prior, fvt_prior_inside)
+            prior = np.where(has & has_fvt, prior, 0.0)
+            if prior.any():
+                # Rows as shares, then (n · evidence + k · FVT) / (n + k); normalised again below.
+                n = np.asarray(counts.sum(axis=1)).ravel()
+                counts = (sparse.diags(n / np.maximum(n + prior, 1e-300)) @ _normalise_rows(counts)
+                          + sparse.diags(prior / np.maximum(n + prior, 1e-300)) @ _normalise_rows(fvt))
             counts = counts + sparse.diags(use_fvt.astype(float)) @ fvt
             decided[use_fvt] = DECIDED.index("fvt")
         is_pinned = np.diff(pinned.indptr) > 0
@@ -208,6 +232,13 @@ class TokenMapping:
                                    arrays[f"{kind}_example_rows"]) for kind in prov["kinds"]}
         return cls(prov["method"], _csr_from(arrays, "weights"), arrays["decided"], evidence,
                    prov["target_pieces"], prov["target_texts"], prov["source_texts"], prov["stats"])
+
+
+def starts_word(target_pieces: Sequence[str], target_texts: Sequence[str]) -> np.ndarray:
+    """Which target tokens begin a word: their vocabulary piece (``Ġcath``, ``▁cath``) or decoded
+    text (" cath") starts with a word boundary. The others are pieces inside words."""
+    return np.array([bool(p) and p.startswith(WORD_START) or bool(t) and t.startswith(WORD_START)
+                     for p, t in zip(target_pieces, target_texts)], dtype=bool)
 
 
 def _normalise_rows(counts: sparse.csr_matrix) -> sparse.csr_matrix:
