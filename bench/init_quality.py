@@ -1,7 +1,14 @@
-"""How good is each embedding initialisation before any fine-tuning? (issue 4)
+"""How good is each embedding initialisation before any fine-tuning? (issues 4 and 19)
 
     .venv/bin/python bench/init_quality.py                     # Welsh demo data, SmolLM2-135M
     .venv/bin/python bench/init_quality.py --workspace /tmp/cy  # reuse a prepared workspace
+    .venv/bin/python bench/init_quality.py --lang fy --variants fvt,transtok-old,transtok
+    .venv/bin/python bench/init_quality.py --lang cy --variants transtok,transtok-eflomal --baseline transtok
+
+``--variants`` names configurations of the real stage (VARIANTS below: the methods, the old
+pure-evidence transtok, the eflomal aligner); the table gives each one's ratio to ``--baseline``,
+measured in the same run. Two step-0 figures per row: ``held-out`` is what ``transtokenize`` itself
+stores (the workspace's held-out split, the fine-tune's step 0), ``test`` is the data/<lang> test file.
 
 Builds (or reuses) an en→cy workspace from data/cy (FreeDict dictionaries + the parallel
 UI strings), a target byte-level BPE tokenizer, and the source model (SmolLM2-135M-Instruct);
@@ -27,18 +34,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # a shared machine: no spinning threads
 
 
-def prepare_workspace(root: Path, vocab_size: int):
+# name -> (method, transtokenize options)
+VARIANTS = {
+    "random": ("random", {}), "mean": ("mean", {}), "fvt": ("fvt", {}),
+    "transtok": ("transtok", {}),  # the default: evidence blended with FVT by confidence (issue 19)
+    "transtok-old": ("transtok", {"fvt_prior": 0.0, "fvt_prior_inside": 0.0}),  # evidence alone (before 19)
+    "transtok-eflomal": ("transtok", {"aligner": "eflomal"}),
+    "transtok-old-eflomal": ("transtok", {"aligner": "eflomal", "fvt_prior": 0.0, "fvt_prior_inside": 0.0}),
+}
+
+
+def prepare_workspace(root: Path, vocab_size: int, lang: str = "cy"):
+    from kit.demo import _import_corpus, _import_dictionaries, demo_data
     from kit.workspace import Workspace
 
-    ws = Workspace.init(root, source="en", target="cy")
+    ws = Workspace.init(root, source="en", target=lang)
+    files = demo_data(lang)
     if not ws.db.execute("select count(*) from entries").fetchone()[0]:
-        from kit.dictionary import import_files
-
-        import_files(ws, sorted((REPO / "data/cy/dictd").glob("*.index")))
+        _import_dictionaries(ws, files, None, None)
     if not ws.db.execute("select count(*) from segments").fetchone()[0]:
-        from kit.corpus import import_corpus
-
-        import_corpus(ws, REPO / "data/cy/train_en_cy.tsv", "parallel")
+        _import_corpus(ws, files, None, None)
     if ws.latest_model("source") is None:
         add_source_model(ws)
     if not ws.db.execute("select count(*) from tokenizers").fetchone()[0]:
@@ -92,18 +107,20 @@ def add_target_tokenizer(ws, vocab_size: int) -> None:
 
     src = AutoTokenizer.from_pretrained(ws.model_dir(ws.latest_model("source")), local_files_only=True)
     heads = [r[0] for r in ws.db.execute(
-        "select headword from entries where headword_lang = 'cy' union all "
-        "select translation from entries where translation_lang = 'cy'")]
+        "select headword from entries where headword_lang = ? union all "
+        "select translation from entries where translation_lang = ?", [ws.target_lang] * 2)]
     tok = src.train_new_from_iterator(target_texts(ws, "train") + heads, vocab_size=vocab_size)
     tok.chat_template = src.chat_template
-    out = ws.tokenizer_dir / f"cy-bpe-{vocab_size}"
+    out = ws.tokenizer_dir / f"{ws.target_lang}-bpe-{vocab_size}"
     tok.save_pretrained(out)
     ws.db["tokenizers"].insert({"name": out.name, "path": ws.relative(out), "algo": "bpe",
                                 "vocab_size": len(tok)})
 
 
-def heldout_texts(limit: int) -> list[str]:
-    lines = (REPO / "data/cy/test_en_cy.tsv").read_text(encoding="utf-8").splitlines()
+def heldout_texts(limit: int, lang: str = "cy") -> list[str]:
+    from kit.demo import demo_data
+
+    lines = demo_data(lang).test.read_text(encoding="utf-8").splitlines()
     texts = [line.split("\t")[1] for line in lines if "\t" in line][:limit]
     # Sorted by length so batches are padded little (the score is a sum: order does not change it).
     return sorted(texts, key=len)
@@ -124,11 +141,20 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, default=None,
                     help="reuse (or prepare) this workspace; default: a fresh one, removed afterwards, so "
                          "a tokenizer trained by an older kit is never measured by mistake")
+    ap.add_argument("--lang", default="cy", help="shipped language (data/<lang>): cy, fy or af")
     ap.add_argument("--vocab", type=int, default=8000, help="target tokenizer size when one is trained here")
-    ap.add_argument("--methods", default="random,mean,fvt,transtok")
-    ap.add_argument("--heldout", type=int, default=300, help="held-out lines to score")
+    ap.add_argument("--variants", "--methods", dest="variants", default="random,mean,fvt,transtok",
+                    help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    ap.add_argument("--baseline", default=None,
+                    help="variant the ratios are against (default: fvt when run, else the first)")
+    ap.add_argument("--heldout", type=int, default=300, help="test-file lines to score")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    baseline = args.baseline or ("fvt" if "fvt" in names else names[0])
 
     import torch
 
@@ -139,59 +165,67 @@ def main() -> None:
         import shutil
         import tempfile
 
-        args.workspace = Path(tempfile.mkdtemp(prefix="taalkit-bench-cy-"))
+        args.workspace = Path(tempfile.mkdtemp(prefix=f"taalkit-bench-{args.lang}-"))
         atexit.register(shutil.rmtree, args.workspace, ignore_errors=True)
-    ws = prepare_workspace(args.workspace, args.vocab)
+    ws = prepare_workspace(args.workspace, args.vocab, args.lang)
     print(f"workspace {ws.root} ready in {time.perf_counter() - t:.1f} s", flush=True)
-    texts = heldout_texts(args.heldout)
+    texts = heldout_texts(args.heldout, args.lang)
     n_chars = sum(len(x) for x in texts)
     tok_row = ws.latest_tokenizer()
-    print(f"held-out: {len(texts)} Welsh lines, {n_chars} characters; target tokenizer {tok_row['name']} "
+    print(f"test: {len(texts)} {args.lang} lines, {n_chars} characters; target tokenizer {tok_row['name']} "
           f"({tok_row['vocab_size']} tokens)", flush=True)
 
     from kit.transtok import transtokenize
 
-    rows = []
+    rows, sample = [], None
     t = time.perf_counter()
     ref = score(ws.model_dir(ws.latest_model("source")), texts)
-    rows.append(("source model + its own tokenizer (reference)", ref, None, time.perf_counter() - t))
+    rows.append(("source model + its own tokenizer (reference)", None, ref, None, time.perf_counter() - t))
     print(f"reference: {ref:.3f} bits/char", flush=True)
-    for method in args.methods.split(","):
+    for name in names:
+        method, options = VARIANTS[name]
         t = time.perf_counter()
-        row = transtokenize(ws, method=method, device="cpu")
+        row = transtokenize(ws, method=method, device="cpu", **options)
         wall = time.perf_counter() - t
         stats = json.loads(ws.db.execute("select stats from mappings order by id desc limit 1").fetchone()[0])
         bpc = score(ws.model_dir(row), texts)
-        rows.append((method, bpc, stats, wall))
-        print(f"{method}: {bpc:.3f} bits/char (transtokenize {wall:.1f} s)", flush=True)
+        rows.append((name, row["heldout_bits_per_char"], bpc, stats, wall))
+        print(f"{name}: held-out {row['heldout_bits_per_char']:.4f}, test {bpc:.4f} bits/char "
+              f"(transtokenize {wall:.1f} s)", flush=True)
+        if name == "transtok":
+            sample = generate_sample(ws.model_dir(row), " ".join(texts[-1].split()[:3]))
 
+    base = next(r for r in rows if r[0] == baseline)
     print()
-    print("| method | bits/char (step 0) | dict cov. | parallel cov. | identical cov. | fallback rows "
-          "| mapping s | init s | transtokenize s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, bpc, stats, wall in rows:
+    print(f"{args.lang}, SmolLM2-135M, target BPE {tok_row['vocab_size']}; ratios vs {baseline} (same run)")
+    print()
+    print("| variant | held-out bits/char (step 0) | ratio | test bits/char (step 0) | ratio | dict cov. "
+          "| parallel cov. | fallback rows | align s | mapping s | transtokenize s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, held, bpc, stats, wall in rows:
         if stats is None:
-            print(f"| {name} | {bpc:.3f} | | | | | | | |")
+            print(f"| {name} | | | {bpc:.3f} | | | | | | | |")
             continue
         times = stats.get("times", {})
         n = stats["target_vocab"]
         cov = lambda k: f"{100 * stats.get(f'covered_{k}', 0) / n:.1f}%" if f"covered_{k}" in stats else "-"
-        fb = stats.get("rows_fvt", 0) + stats.get("rows_mean", 0) if name == "transtok" else "-"
-        print(f"| {name} | {bpc:.3f} | {cov('dictionary')} | {cov('parallel')} | {cov('identical')} | {fb} "
-              f"| {times.get('mapping_s', 0):.1f} | {times.get('init_s', 0):.1f} | {wall:.1f} |")
-    best = {name: bpc for name, bpc, stats, _ in rows if stats is not None}
-    if "transtok" in best:
-        others = [m for m in best if m != "transtok"]
-        verdict = all(best["transtok"] < best[m] for m in others)
-        print(f"\ntranstok beats {', '.join(others)}: {'yes' if verdict else 'NO'}")
-    if "transtok" in best:
-        print("transtok model generates (greedy, step 0):", repr(generate_sample(ws)))
+        fb = stats.get("rows_fvt", 0) + stats.get("rows_mean", 0) if VARIANTS[name][0] == "transtok" else "-"
+        print(f"| {name} | {held:.4f} | {held / base[1]:.3f} | {bpc:.4f} | {bpc / base[2]:.3f} | {cov('dictionary')} "
+              f"| {cov('parallel')} | {fb} | {times.get('align_s', 0):.1f} | {times.get('mapping_s', 0):.1f} "
+              f"| {wall:.1f} |")
+    best = {name: (held, bpc) for name, held, bpc, stats, _ in rows if stats is not None}
+    others = [m for m in best if m != "transtok" and m not in ("transtok-eflomal", "transtok-old-eflomal")]
+    if "transtok" in best and others:  # the issue-19 bar: the default beats each other initialisation
+        verdict = all(best["transtok"][0] <= best[m][0] and best["transtok"][1] <= best[m][1] for m in others)
+        print(f"\ntranstok (the default) beats or equals {', '.join(others)} on both: {'yes' if verdict else 'NO'}")
+    if sample is not None:
+        print("transtok model generates (greedy, step 0):", repr(sample))
 
 
-def generate_sample(ws, prompt: str = "Agorwch y ffeil") -> str:
+def generate_sample(folder: Path, prompt: str = "Agorwch y ffeil") -> str:
+    """Greedy words of a model at step 0 (read before a later variant overwrites its folder)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = ws.model_dir(ws.latest_model("transtok"))
     model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     ids = tok(prompt, return_tensors="pt")

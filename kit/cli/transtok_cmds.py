@@ -12,7 +12,8 @@ METHOD_CHOICES = ("transtok", "fvt", "mean", "random")
 
 @main.group("transtokenize", invoke_without_command=True)
 @click.option("--method", "-m", type=click.Choice(METHOD_CHOICES), default="transtok", show_default=True,
-              help="transtok = dictionary + parallel + identical evidence; the others are baselines.")
+              help="transtok = dictionary + parallel + identical evidence, each row blended with FVT by how "
+                   "much evidence it has; the others are baselines.")
 @click.option("--device", type=click.Choice(("auto", "cpu", "cuda", "mps")), default="auto", show_default=True,
               help="Where the embeddings are averaged and the held-out text scored (auto: CUDA when present).")
 @click.option("--precision", type=click.Choice(("auto", "bf16", "fp32")), default="auto", show_default=True,

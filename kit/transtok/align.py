@@ -243,7 +243,9 @@ def align(source: Sequence[np.ndarray], target: Sequence[np.ndarray], *, n_sourc
     ``aligner``: ``ibm1`` (this module's EM, always there) or ``eflomal`` (the optional
     ``eflomal`` package from PyPI: a Bayesian HMM+fertility aligner sampled in C; both of its
     directions are symmetrised the same way). ``iterations``, ``tension`` and ``p_null`` are
-    IBM-1's; eflomal picks its own.
+    IBM-1's; eflomal picks its own. eflomal is not deterministic (Gibbs sampling, and eflomal 2.0.0
+    takes no seed: two runs on one corpus shared 85% of their links), and on the shipped data it was
+    no clear win (bench/RESULTS.md, init_quality): hence optional, and IBM-1 the default.
     """
     if aligner not in ALIGNERS:
         raise TaalkitError(f"unknown aligner {aligner!r}; choose one of {', '.join(ALIGNERS)}")
