@@ -210,8 +210,9 @@ def translator_system(ws, llm, generator, path, *, hydra: bool, levers: dict):
     translator = Translator(ws, llm=llm, model_path=path, hydra=hydra, **levers)
 
     def run(texts, to):
-        return [" ".join(r.text.split())
-                for r in translate_many(translator, texts, to=to, glossary=False, generator=generator)]
+        results = translate_many(translator, texts, to=to, glossary=False, generator=generator)
+        run.chosen = {k: sum(r.chosen == k for r in results) for k in ("model", "draft", "memory")}
+        return [" ".join(r.text.split()) for r in results]
 
     return run
 
@@ -227,6 +228,8 @@ def score(ws, pairs, run) -> dict:
         key = f"{ws.source_lang}->{to}" if to == ws.target_lang else f"{ws.target_lang}->{to}"
         out[key] = {"chrf": round(chrf(hyps, refs), 2), "chrf_pp": round(chrf(hyps, refs, word_order=2), 2),
                     "seconds": round(time.perf_counter() - started, 1), "examples": hyps[:3]}
+        if getattr(run, "chosen", None):  # the translator: whose text each answer is (model, draft, memory)
+            out[key]["chosen"] = run.chosen
         log(f"  {key}: chrF {out[key]['chrf']:.2f} ({out[key]['seconds']} s) e.g. {hyps[0]!r}")
     return out
 
