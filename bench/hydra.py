@@ -1,7 +1,13 @@
 """Hydra translation against the same model's plain answers (issue 19, lever 2), in torch.
 
     nice -n 10 .venv/bin/python bench/hydra.py --workspace /tmp/hydra/cy-draft-10   # both models, 100 lines
+    nice -n 10 .venv/bin/python bench/hydra.py --drafts off --engine gguf             # the union GGUF instead
+    nice -n 10 .venv/bin/python bench/hydra.py --models finetuned-1 --translator "own answers,kit default"
     .venv/bin/python bench/hydra.py --report                                        # table into RESULTS.md
+
+The workspace is only read; make it a copy (bench/translation_quality.clone of a trained one, e.g.
+/tmp/tq/cy-draft-10). ``--translator`` runs the kit's Translator (``hydra=`` off and on) on the union
+GGUF, as ``taalkit eval`` does, and records whose text each answer is (model, draft, memory).
 
 The seed paper's zero-shot translation: one body, two tables. A trans-tokenized model keeps the
 source model's table and tokenizer beside it (kit.transtok.init); "Hydra" reads the English side of a
