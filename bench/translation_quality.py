@@ -312,6 +312,7 @@ def main() -> None:
                     help="score the variants on models already trained in <root> (no training)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--no-gemma", action="store_true", help="leave the unadapted Gemma-3-270M rows out")
+    ap.add_argument("--no-smollm2", action="store_true", help="leave the unadapted SmolLM2-135M rows out")
     ap.add_argument("--parents-only", action="store_true",
                     help="of the baselines, only the two parents: word by word and the translation memory")
     ap.add_argument("--vocab-size", type=int, default=8000)
@@ -367,7 +368,7 @@ def main() -> None:
                                "scores": score(ws, pairs, memory_system(ws)), "command": baseline})
         append_row(args.root, {**common, "system": "no model: consensus of the draft and the 2 closest pairs",
                                "scores": score(ws, pairs, memory_system(ws, with_draft=True)), "command": baseline})
-        bases = [] if args.parents_only else [("SmolLM2-135M", default_model_gguf())]
+        bases = [] if args.parents_only or args.no_smollm2 else [("SmolLM2-135M", default_model_gguf())]
         gemma = None if args.no_gemma or args.parents_only else _gemma_gguf()
         if gemma is not None and not args.no_gemma and not args.parents_only:
             bases.append(("Gemma-3-270M", gemma))
