@@ -518,8 +518,9 @@ def report(root: Path) -> None:
     print(table)
     section = (f"{BEGIN}\n## translation_quality\n\n`.venv/bin/python bench/translation_quality.py` "
                f"(rows from {root}/rows.jsonl). Test lines: {subset}. Budget: optimizer steps worth N×120 "
-               f"CPU-seconds of the training process (calibrated per stage in the same run), so a loaded "
-               f"machine changes the wall time (shown with the 1-min load average), not the model.\n\n"
+               f"CPU-seconds of the training process (calibrated per stage in the same run, or an earlier "
+               f"run's steps per minute repeated with --steps-per-minute), so a loaded machine changes the "
+               f"wall time (shown with the 1-min load average), not the model.\n\n"
                f"![chrF by budget](translation_learning_curve.png)\n\n{notes}{table}\n{END}\n")
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     if BEGIN in text and END in text:
@@ -544,7 +545,7 @@ def plot(rows) -> None:
         series: dict[str, list] = {}
         drawn = set()
         for r in rows:
-            if r.get("budget") is not None and r.get("variant") in ("kit default", "consensus") and r["lang"] == "cy":
+            if r.get("budget") is not None and r.get("variant") in ("kit default", "own answers") and r["lang"] == "cy":
                 series.setdefault(f"{r['system']} ({r['variant']})", []).append(
                     (r["budget"], list(r["scores"].values())[index]["chrf"]))
             parent = {"word by word": ("grey", "--"), "translation memory (closest training pair)": ("black", ":"),
@@ -554,8 +555,13 @@ def plot(rows) -> None:
                 colour, style = parent[r["system"]]
                 ax.axhline(list(r["scores"].values())[index]["chrf"], color=colour, ls=style, label=r["system"])
         for name, points in series.items():
-            points.sort()
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+            by_budget: dict[float, list] = {}
+            for budget, value in points:  # several seeds at one budget: their mean, and the range as a bar
+                by_budget.setdefault(budget, []).append(value)
+            xs = sorted(by_budget)
+            means = [sum(by_budget[x]) / len(by_budget[x]) for x in xs]
+            spread = [[m - min(by_budget[x]) for x, m in zip(xs, means)], [max(by_budget[x]) - m for x, m in zip(xs, means)]]
+            ax.errorbar(xs, means, yerr=spread, marker="o", capsize=3, label=name)
         ax.set_title(f"Welsh {title}: chrF by fine-tuning budget")
         ax.set_xlabel("budget (CPU-equivalent minutes, 120 CPU-s each)")
         ax.set_ylabel("chrF")
