@@ -46,8 +46,6 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-RESULTS = REPO / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- hydra:begin -->", "<!-- hydra:end -->"
 BATCH = 8
 
 
@@ -351,17 +349,12 @@ def report(root: Path, write: bool = True) -> None:
     print(table)
     if not write:
         return
-    notes_file = root / "NOTES.md"
-    notes = notes_file.read_text(encoding="utf-8").strip() + "\n\n" if notes_file.exists() else ""
-    section = (f"{BEGIN}\n## hydra\n\n`bench/hydra.py` (rows from {root}/rows.jsonl). Test lines: "
-               f"{rows[-1]['subset']}. chrF of the model's own answers (no fallback, no consensus), greedy, "
-               f"torch float32, Hydra and plain on the same loaded weights in the same run.\n\n{notes}{table}\n{END}\n")
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    from _sections import run_notes, write_section
+
+    write_section("hydra", f"## hydra\n\n`bench/hydra.py` (rows from {root}/rows.jsonl). Test lines: "
+                  f"{rows[-1]['subset']}. chrF of the model's own answers (no fallback, no consensus), greedy, "
+                  f"torch float32, Hydra and plain on the same loaded weights in the same run.\n\n"
+                  f"{run_notes(root)}{table}\n")
 
 
 if __name__ == "__main__":

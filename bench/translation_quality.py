@@ -46,9 +46,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 CPU_SECONDS_PER_MINUTE = 120  # 2 threads fully busy for one wall minute
-RESULTS = REPO / "bench" / "RESULTS.md"
 PNG = REPO / "bench" / "translation_learning_curve.png"
-BEGIN, END = "<!-- translation_quality:begin -->", "<!-- translation_quality:end -->"
 
 # Training levers: the recipe (kit.finetune.plan.RECIPE_DEFAULTS keys) and the stage.
 CONFIGS = {
@@ -513,21 +511,16 @@ def report(root: Path) -> None:
                      f"{t.get('train_wall_s', '')} | {r.get('load_start', r.get('load', ''))} | `{r['command']}` |")
     subset = rows[0]["subset"]
     table = "\n".join(lines)
-    notes_file = root / "NOTES.md"  # what a reader needs to know about this run (calibration, code)
-    notes = notes_file.read_text(encoding="utf-8").strip() + "\n\n" if notes_file.exists() else ""
     print(table)
-    section = (f"{BEGIN}\n## translation_quality\n\n`.venv/bin/python bench/translation_quality.py` "
-               f"(rows from {root}/rows.jsonl). Test lines: {subset}. Budget: optimizer steps worth N×120 "
-               f"CPU-seconds of the training process (calibrated per stage in the same run, or an earlier "
-               f"run's steps per minute repeated with --steps-per-minute), so a loaded machine changes the "
-               f"wall time (shown with the 1-min load average), not the model.\n\n"
-               f"![chrF by budget](translation_learning_curve.png)\n\n{notes}{table}\n{END}\n")
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    from _sections import run_notes, write_section
+
+    write_section("translation_quality",
+                  f"## translation_quality\n\n`.venv/bin/python bench/translation_quality.py` "
+                  f"(rows from {root}/rows.jsonl). Test lines: {subset}. Budget: optimizer steps worth N×120 "
+                  f"CPU-seconds of the training process (calibrated per stage in the same run, or an earlier "
+                  f"run's steps per minute repeated with --steps-per-minute), so a loaded machine changes the "
+                  f"wall time (shown with the 1-min load average), not the model.\n\n"
+                  f"![chrF by budget](translation_learning_curve.png)\n\n{run_notes(root)}{table}\n")
     plot(rows)
 
 
@@ -540,7 +533,7 @@ def plot(rows) -> None:
     except ImportError:
         print("(no matplotlib: no learning-curve PNG)")
         return
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 6))
     for ax, index, title in ((axes[0], 0, "en→x"), (axes[1], 1, "x→en")):
         series: dict[str, list] = {}
         drawn = set()
@@ -565,8 +558,9 @@ def plot(rows) -> None:
         ax.set_title(f"Welsh {title}: chrF by fine-tuning budget")
         ax.set_xlabel("budget (CPU-equivalent minutes, 120 CPU-s each)")
         ax.set_ylabel("chrF")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend below both panels, off the data
+    fig.tight_layout(rect=(0, 0.3, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7)
     fig.savefig(PNG, dpi=90)
     print(f"wrote {PNG}")
 
