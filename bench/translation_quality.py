@@ -69,6 +69,7 @@ VARIANTS = {
     "memory fallback off": {"memory_fallback": False},
     "consensus": {"consensus": True},
     "consensus no memory shown": {"consensus": True, "memory": 0},
+    "model always in the pool": {"memory_trust": 2.0},  # the consensus before MEMORY_TRUST
     "bias 3": {"draft_bias": 3.0},
     "bias 6": {"draft_bias": 6.0},
     "bias 6 no fallback": {"draft_bias": 6.0, "fallback": False},

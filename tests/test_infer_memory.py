@@ -126,3 +126,20 @@ def test_the_consensus_lever_replaces_a_poor_answer_and_says_so(ws, llm):
     alone = Translator(ws, llm=llm, consensus=True, fallback=False).translate(
         "Unable to load the settings module", to="cy", glossary=False, max_tokens=3)
     assert alone.chosen == "model" and alone.text == alone.raw
+
+
+def test_a_close_training_sentence_leaves_the_models_answer_out_of_the_consensus(ws, llm):
+    """Where the memory has a close sentence, an answer that merely sides with the draft cannot win."""
+    from kit.infer.translate import MEMORY_TRUST
+
+    text = "Unable to load the settings module"
+    gated, always = Translator(ws, llm=llm, fallback=False), Translator(ws, llm=llm, fallback=False, memory_trust=2.0)
+    plan = gated.plan(text, to="cy", glossary=False)
+    assert plan.matches[0].similarity >= MEMORY_TRUST
+    echo = plan.draft + " ."  # an answer that agrees with the draft: with it in the pool, the two out-vote the rest
+    assert always.finish(plan, echo).chosen == "model"
+    result = gated.finish(plan, echo)
+    assert result.chosen != "model" and result.raw == plan.draft + " ." and "left out" in result.notes[-1]
+    far = gated.plan("Zebras quietly eat", to="cy", glossary=False)  # nothing in the memory is close
+    assert not far.matches or far.matches[0].similarity < MEMORY_TRUST
+    assert gated.finish(far, "Sebras").chosen == "model"
