@@ -539,7 +539,7 @@ def plot(rows) -> None:
         series: dict[str, list] = {}
         drawn = set()
         for r in rows:
-            if r.get("budget") is not None and r.get("variant") in ("kit default", "own answers") and r["lang"] == "cy":
+            if r.get("budget") is not None and r.get("variant") in ("kit default", "own answers", "model always in the pool") and r["lang"] == "cy":
                 series.setdefault(f"{r['system']} ({r['variant']})", []).append(
                     (r["budget"], list(r["scores"].values())[index]["chrf"]))
             parent = {"word by word": ("grey", "--"), "translation memory (closest training pair)": ("black", ":"),
