@@ -98,10 +98,9 @@ def template_source(metadata: dict) -> str:
     source = metadata.get("tokenizer.chat_template")
     if source:
         return source
-    from ..models.families import families
+    from ..models.families import family_reading_gguf
 
-    arch = metadata.get("general.architecture")
-    family = next((f for f in families() if arch in (f.gguf_read_archs or (f.gguf_arch,))), None)
+    family = family_reading_gguf(metadata.get("general.architecture"))
     return getattr(family, "default_chat_template", None) or CHATML_TEMPLATE
 
 

@@ -320,15 +320,20 @@ def family_or_generic(cfg: dict) -> Family:
     return _by_architecture(archs[0] if archs else None, cfg.get("model_type")) or _GENERIC
 
 
+def family_reading_gguf(arch: Optional[str]) -> Optional[Family]:
+    """The family whose GGUFs carry ``general.architecture`` = ``arch``, or None."""
+    return next((f for f in families() if arch in (f.gguf_read_archs or (f.gguf_arch,))), None)
+
+
 def family_for_gguf(arch: str, where: str = "GGUF") -> Family:
-    """The family that reads a GGUF whose ``general.architecture`` is ``arch``."""
-    for family in families():
-        if arch in (family.gguf_read_archs or (family.gguf_arch,)):
-            if not family.gguf_intake:
-                raise TaalkitError(f"{where}: {family.title} GGUF files cannot be added yet (transformers cannot "
-                                   f"read them back); add the model's Hugging Face folder instead")
-            return family
-    raise TaalkitError(f"{where}: architecture {arch} is not supported yet; supported: {supported_text()}")
+    """The family that reads a GGUF whose ``general.architecture`` is ``arch`` (for model add: refuses)."""
+    family = family_reading_gguf(arch)
+    if family is None:
+        raise TaalkitError(f"{where}: architecture {arch} is not supported yet; supported: {supported_text()}")
+    if not family.gguf_intake:
+        raise TaalkitError(f"{where}: {family.title} GGUF files cannot be added yet (transformers cannot "
+                           f"read them back); add the model's Hugging Face folder instead")
+    return family
 
 
 def check_supported(shape: ModelShape, where: str) -> Family:
