@@ -273,8 +273,13 @@ _load.done = False  # type: ignore[attr-defined]
 
 
 def families() -> list[Family]:
-    """Every registered family, in registration order."""
-    return list(_load().values())
+    """Every registered family, in ``FAMILY_MODULES`` order (then registration order within a module).
+
+    Why not plain registration order: a module imported on its own before the registry loads (``from
+    kit.models.families.gemma import …``) registers first, and the supported list in refusals — and
+    which family claims an architecture first — would then depend on who imported what."""
+    rank = {f"{__name__}.{module}": i for i, module in enumerate(FAMILY_MODULES)}
+    return sorted(_load().values(), key=lambda f: rank.get(type(f).__module__, len(rank)))
 
 
 def get(name: str) -> Family:
