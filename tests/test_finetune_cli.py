@@ -30,21 +30,24 @@ def _cli(ws_root, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _wait_for_checkpoint(proc, run_dir, at_least, timeout=120):
+def wait_for_checkpoint(proc, run_dir, at_least: int, timeout: float = 300) -> None:
+    """Until ``run_dir`` holds a checkpoint at step ``at_least`` or later. A ``taalkit finetune`` that
+    ends first fails the test with the whole of what it (and its ranks) printed: a tuple in an assert
+    message is cut to its first 240 characters, and a rank's traceback with it."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        steps = [s for s, _ in list_checkpoints(run_dir)]
-        if steps and steps[-1] >= at_least:
-            return steps[-1]
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError("no checkpoint appeared")
+    while not [s for s, _ in list_checkpoints(run_dir) if s >= at_least]:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"taalkit finetune ended (exit {proc.returncode}) before a checkpoint at step "
+                                 f"{at_least}:\n--- stderr ---\n{err}\n--- stdout ---\n{out}")
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
 
 
 def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tmp_path, tiny_llama_dir, monkeypatch):
     ws = finetune_workspace(Workspace.init(tmp_path / "killed", source="en", target="cy"), tiny_llama_dir)
     proc = _cli(ws.root, *ARGS)
-    _wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=20)
+    wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=20)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -81,7 +84,7 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tmp_path, tiny_llama
 def test_ctrl_c_stops_after_a_step_with_a_resumable_checkpoint(tmp_path, tiny_llama_dir):
     ws = finetune_workspace(Workspace.init(tmp_path / "ws", source="en", target="cy"), tiny_llama_dir)
     proc = _cli(ws.root, *ARGS)
-    _wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=10)
+    wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=10)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 
 from kit.cli import main
 from kit.finetune import finetune
-from kit.finetune.checkpoint import list_checkpoints
 from kit.workspace import Workspace
 
+from test_finetune_cli import wait_for_checkpoint
 from test_finetune_data import finetune_workspace
 
 pytest.importorskip("accelerate")
@@ -33,7 +33,9 @@ ARGS = ["--steps", str(STEPS), "--stage", "full", "--batch-size", "4", "--seq-le
 
 
 def _cli(ws_root, *args):
-    env = dict(os.environ, TAALKIT_THREADS="1", PYTHONUNBUFFERED="1", OMP_WAIT_POLICY="PASSIVE")
+    # PYTHONFAULTHANDLER: a rank that dies of a signal (not a Python error) still prints where it was.
+    env = dict(os.environ, TAALKIT_THREADS="1", PYTHONUNBUFFERED="1", OMP_WAIT_POLICY="PASSIVE",
+               PYTHONFAULTHANDLER="1")
     return subprocess.Popen([sys.executable, "-m", "kit.cli", "-w", str(ws_root), "finetune", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -123,11 +125,7 @@ def test_kill_9_of_one_rank_then_resume_ends_like_one_uninterrupted_process(tmp_
     ws = finetune_workspace(Workspace.init(tmp_path / "ws", source="en", target="cy"), tiny_llama_dir)
     proc = _cli(ws.root, *ARGS, "--processes", "2")
     ranks = _ranks(proc.pid)
-    deadline = time.monotonic() + 300
-    while not [s for s, _ in list_checkpoints(ws.runs_dir / "1") if s >= 10]:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.01)
+    wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=10)
     os.kill(ranks[1], signal.SIGKILL)  # not rank 0: the one that writes survives until the agent stops it
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from kit.finetune.checkpoint import list_checkpoints
 from kit.workspace import Workspace
 
 from test_finetune_data import finetune_workspace
+from test_finetune_cli import wait_for_checkpoint
 from test_finetune_ddp import _assert_same_weights, _cli, _ranks, _train_rows, _weights, one_process_run
 
 pytest.importorskip("accelerate")
@@ -57,11 +57,7 @@ def test_fsdp_ranks_train_like_one_process_and_survive_kill_9_of_one_rank(tmp_pa
     ws = finetune_workspace(Workspace.init(tmp_path / "ws", source="en", target="cy"), tiny_llama_dir)
     proc = _cli(ws.root, *ARGS)
     ranks = _ranks(proc.pid)
-    deadline = time.monotonic() + 300
-    while not [s for s, _ in list_checkpoints(ws.runs_dir / "1") if s >= 4]:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.01)
+    wait_for_checkpoint(proc, ws.runs_dir / "1", at_least=4)
     os.kill(ranks[1], signal.SIGKILL)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
