@@ -134,12 +134,32 @@ def test_a_close_training_sentence_leaves_the_models_answer_out_of_the_consensus
 
     text = "Unable to load the settings module"
     gated, always = Translator(ws, llm=llm, fallback=False), Translator(ws, llm=llm, fallback=False, memory_trust=2.0)
-    plan = gated.plan(text, to="cy", glossary=False)
-    assert plan.matches[0].similarity >= MEMORY_TRUST
+    plan, plan_always = gated.plan(text, to="cy", glossary=False), always.plan(text, to="cy", glossary=False)
+    assert plan.matches[0].similarity >= MEMORY_TRUST and plan.answer_left_out and not plan_always.answer_left_out
     echo = plan.draft + " ."  # an answer that agrees with the draft: with it in the pool, the two out-vote the rest
-    assert always.finish(plan, echo).chosen == "model"
+    assert always.finish(plan_always, echo).chosen == "model"
     result = gated.finish(plan, echo)
-    assert result.chosen != "model" and result.raw == plan.draft + " ." and "left out" in result.notes[-1]
+    assert result.chosen != "model" and result.raw == "" and "not asked" in result.notes[-1]
     far = gated.plan("Zebras quietly eat", to="cy", glossary=False)  # nothing in the memory is close
     assert not far.matches or far.matches[0].similarity < MEMORY_TRUST
-    assert gated.finish(far, "Sebras").chosen == "model"
+    assert not far.answer_left_out and gated.finish(far, "Sebras").chosen == "model"
+
+
+def test_an_answer_that_cannot_be_chosen_is_never_decoded(ws, llm):
+    """One at a time and batched alike: the close text costs no decoding, the far one is decoded, and
+    each gets what the consensus would have given had the model been asked."""
+    from kit.infer.batch import BatchGenerator, translate_many
+
+    close, far = "Unable to load the settings module", "Zebras quietly eat"
+    gated = Translator(ws, llm=llm)
+    one = gated.translate(close, to="cy", glossary=False)
+    assert one.tokens == 0 and one.raw == "" and not one.fell_back
+    assert one.text == gated.finish(gated.plan(close, to="cy", glossary=False), "anything at all").text
+    assert gated.translate(far, to="cy", glossary=False, max_tokens=4).tokens > 0
+    done = []
+    with BatchGenerator(llm, n_seq=2, ctx_per_seq=512) as generator:
+        results = translate_many(gated, [far, close, far], to="cy", glossary=False, generator=generator,
+                                 on_done=done.append)
+    assert sorted(done) == [0, 1, 2]
+    assert results[1].text == one.text and results[1].raw == ""
+    assert results[0].raw and results[0].raw == results[2].raw  # the decoded ones land at their own places

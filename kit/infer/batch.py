@@ -201,8 +201,16 @@ def translate_many(translator, texts: Sequence[str], *, to: str, glossary: bool 
     """
     plans = [translator.plan(text, to=to, glossary=glossary, n_ctx=generator.ctx_per_seq) for text in texts]
     union = getattr(translator, "union", None)  # a Hydra GGUF: the plans carry token ids
-    raws = generator.generate([p.prompt if p.ids is None else p.ids for p in plans], [p.budget for p in plans],
-                              stop=[p.stop_early for p in plans], processors=[p.processors for p in plans],
-                              cancel=cancel, on_done=(lambda i, _t: on_done(i)) if on_done else None,
-                              detokenize=union.vocab.piece if union else None)
+    asked = [i for i, p in enumerate(plans) if not p.answer_left_out]  # the others need no decoding
+    if on_done:
+        for i in sorted(set(range(len(plans))) - set(asked)):
+            on_done(i)
+    decoded = generator.generate([plans[i].prompt if plans[i].ids is None else plans[i].ids for i in asked],
+                                 [plans[i].budget for i in asked], stop=[plans[i].stop_early for i in asked],
+                                 processors=[plans[i].processors for i in asked], cancel=cancel,
+                                 on_done=(lambda j, _t: on_done(asked[j])) if on_done else None,
+                                 detokenize=union.vocab.piece if union else None) if asked else []
+    raws = [""] * len(plans)
+    for i, raw in zip(asked, decoded):
+        raws[i] = raw
     return [translator.finish(plan, raw) for plan, raw in zip(plans, raws)]

@@ -73,7 +73,7 @@ class Translation:
     source_lang: str
     target_lang: str
     model_path: str = ""
-    prompt: str = ""  # exactly what llama.cpp was given
+    prompt: str = ""  # exactly what llama.cpp was given (or would be: none where the plan left the answer out)
     tokens: int = 0
     tokens_per_s: float = 0.0
     seconds: float = 0.0
@@ -143,6 +143,9 @@ class Plan:
     processors: list
     notes: list[str] = field(default_factory=list)
     ids: Optional[list[int]] = None  # the request as token ids, when the runtime tokenizes (a Hydra GGUF)
+    # A training sentence is this close to the text (``MEMORY_TRUST``), so the consensus leaves the
+    # model's answer out: nobody decodes one, as it could not be chosen.
+    answer_left_out: bool = False
 
     def stop_early(self, so_far: str, piece: str) -> bool:
         """Stop decoding: looping, or a one-line input whose one-line answer is complete."""
@@ -291,16 +294,19 @@ class Translator:
             if budget < 8:
                 raise TaalkitError(f"the text is too long to translate in one piece ({n_text} tokens for a "
                                    f"{n_ctx}-token context); split it into shorter lines")
+        single_line = "\n" not in text.strip()
+        left_out = self.consensus and single_line and bool(matches) and matches[0].similarity >= self.memory_trust
         return Plan(text, source, target, draft, shown, examples, matches, prompt, gloss,
-                    budget, "\n" not in text.strip(), self._processors(text, draft if self.draft else "", side), notes,
-                    request_ids(gloss, examples) if self.union else None)
+                    budget, single_line, self._processors(text, draft if self.draft else "", side), notes,
+                    request_ids(gloss, examples) if self.union else None, left_out)
 
     def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
         """The answer from what the model generated: cleaned, and replaced when it is no translation —
-        by the closest memory pair when that is close enough, else by the word-by-word draft."""
-        raw = clean_output(generated, single_line=plan.single_line)
+        by the closest memory pair when that is close enough, else by the word-by-word draft. Where
+        the plan left the model's answer out, ``generated`` is not read (callers pass "")."""
+        raw = "" if plan.answer_left_out else clean_output(generated, single_line=plan.single_line)
         out, fell_back, notes = raw, False, list(plan.notes)
-        if self.fallback and plan.draft and not stopped:
+        if self.fallback and plan.draft and not stopped and not plan.answer_left_out:
             why = degenerate(raw, plan.draft, plan.text)
             if why:
                 fell_back = True
@@ -314,7 +320,7 @@ class Translator:
                     notes.append(f"the model's answer was {why}: the word-by-word draft is given instead")
         chosen = "model" if not fell_back else ("memory" if out != plan.draft else "draft")
         if self.consensus and not stopped and plan.single_line:  # memory pairs are one line each
-            close = bool(plan.matches) and plan.matches[0].similarity >= self.memory_trust
+            close = plan.answer_left_out
             pool = ([] if close else [(chosen, out)]) + ([("draft", plan.draft)] if plan.draft else []) + [
                 ("memory", m.target) for m in plan.matches[:CONSENSUS_MATCHES]]
             # Two candidates cannot outvote each other: agreement needs a third (a memory pair).
@@ -323,7 +329,7 @@ class Translator:
                 chosen, out = pool[pick]
                 notes.append(f"the {'word-by-word draft' if chosen == 'draft' else 'translation of a similar sentence'}"
                              f" agreed best with the other candidates and is given"
-                             + (" (a training sentence is close to this text, so the model's answer was left out)"
+                             + (" (a training sentence is close to this text, so the model was not asked)"
                                 if close else ""))
         return Translation(out, list(plan.glossary.entries), plan.source, plan.target, self.model_path,
                            plan.prompt, notes=notes, draft=plan.shown or "", raw=raw, fell_back=fell_back,
@@ -335,6 +341,10 @@ class Translator:
         plan = self.plan(text, to=to, glossary=glossary, max_tokens=max_tokens)
         stats = StreamStats()
         started = time.perf_counter()
+        if plan.answer_left_out:
+            result = self.finish(plan, "")
+            result.seconds = time.perf_counter() - started
+            return result
         if plan.ids is not None:  # a Hydra GGUF: token ids in, the runtime's own decoding (kit.infer.batch)
             from .batch import BatchGenerator
 
