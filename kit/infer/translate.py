@@ -74,7 +74,7 @@ class Translation:
     source_lang: str
     target_lang: str
     model_path: str = ""
-    prompt: str = ""  # exactly what llama.cpp was given (or would be: none where the plan left the answer out)
+    prompt: str = ""  # what llama.cpp was given (where the plan left the answer out: would have been)
     tokens: int = 0
     tokens_per_s: float = 0.0
     seconds: float = 0.0
