@@ -235,7 +235,9 @@ def model_system(ws, gguf, **levers):
 
     Variants that differ only after decoding (fallback, memory fallback, consensus) reuse the raw
     answers of an earlier variant with the same request and decoding: same greedy output, a fraction
-    of the time, on this shared 2-core machine."""
+    of the time, on this shared 2-core machine. So every line is decoded here, also those whose answer
+    the kit leaves out and does not decode (``Plan.answer_left_out``: ``finish`` ignores it there), and
+    the scores are the kit's."""
     from kit.infer.batch import BatchGenerator
     from kit.infer.engine import load_llama
     from kit.infer.translate import Translator
@@ -374,9 +376,12 @@ def main() -> None:
         levers_by_label = {"": {"draft": False, "memory": 0, "fallback": False, "consensus": False},
                            " + draft": {"draft": True, "memory": 0, "consensus": False},
                            " + draft + memory": {"draft": True, "memory": 2, "consensus": False},
-                           " + draft + memory + consensus": {"draft": True, "memory": 2, "consensus": True}}
+                           " + draft + memory + consensus": {"draft": True, "memory": 2, "consensus": True},
+                           # what an adapted model's "kit default" rows use: the base through the same translator
+                           " + kit defaults": {}}
         for base_name, gguf in bases:
-            labels = list(levers_by_label) if base_name.startswith("SmolLM2") else ["", " + draft + memory + consensus"]
+            labels = list(levers_by_label) if base_name.startswith("SmolLM2") else \
+                ["", " + draft + memory + consensus", " + kit defaults"]
             for label in labels:
                 levers = levers_by_label[label]
                 fn, _t = model_system(ws, gguf, **levers)
