@@ -272,9 +272,12 @@ class Translator:
                                           ws_source=self.ws.source_lang, draft=shown, glossary=gloss_ or None,
                                           examples=examples_)
 
+        hydra_ids: list[list[int]] = []  # on a Hydra GGUF, the request of the latest count: the one sent
+
         def count(prompt_text: str) -> int:
             if self.union:
-                return len(request_ids(gloss, examples))
+                hydra_ids[:] = [request_ids(gloss, examples)]
+                return len(hydra_ids[0])
             return len(prompt_ids(self.llm, prompt_text))
 
         n_prompt = count(prompt)
@@ -299,7 +302,7 @@ class Translator:
         left_out = self.consensus and single_line and bool(matches) and matches[0].similarity >= self.memory_trust
         return Plan(text, source, target, draft, shown, examples, matches, prompt, gloss,
                     budget, single_line, self._processors(text, draft if self.draft else "", side), notes,
-                    request_ids(gloss, examples) if self.union else None, left_out)
+                    hydra_ids[0] if self.union else None, left_out)
 
     def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
         """The answer from what the model generated: cleaned, and replaced when it is no translation —
