@@ -18,8 +18,8 @@ from safetensors.torch import load_file
 from kit.finetune.checkpoint import list_checkpoints
 from kit.workspace import Workspace
 
-from test_finetune_data import finetune_workspace
 from test_finetune_cli import wait_for_checkpoint
+from test_finetune_data import finetune_workspace
 from test_finetune_ddp import _assert_same_weights, _cli, _ranks, _train_rows, _weights, one_process_run
 
 pytest.importorskip("accelerate")
