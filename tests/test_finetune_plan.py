@@ -43,11 +43,13 @@ def test_when_nothing_fits_full_suggests_lora():
         check_fits(SMOL, "full", 1, 64, "cpu", free=1 * GB)
 
 
-def test_auto_trains_embeddings_for_a_brief_budget_then_full_or_lora_by_memory():
+def test_auto_trains_every_weight_where_it_fits_else_embeddings_when_brief_or_lora():
     kw = dict(shape=SMOL, batch_size=4, seq_len=128, device="cpu")
-    assert choose_stage("auto", minutes=5, steps=None, free=20 * GB, **kw) == "embeddings"
-    assert choose_stage("auto", minutes=None, steps=50, free=20 * GB, **kw) == "embeddings"
+    assert choose_stage("auto", minutes=5, steps=None, free=20 * GB, **kw) == "full"
+    assert choose_stage("auto", minutes=None, steps=50, free=20 * GB, **kw) == "full"
     assert choose_stage("auto", minutes=120, steps=None, free=20 * GB, **kw) == "full"
+    assert choose_stage("auto", minutes=5, steps=None, free=int(2.5 * GB), **kw) == "embeddings"
+    assert choose_stage("auto", minutes=None, steps=50, free=int(2.5 * GB), **kw) == "embeddings"
     assert choose_stage("auto", minutes=120, steps=None, free=int(2.5 * GB), **kw) == "lora"
     assert choose_stage("lora", minutes=5, steps=None, free=20 * GB, **kw) == "lora"
     with pytest.raises(TaalkitError, match="unknown stage"):

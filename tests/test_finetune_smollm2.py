@@ -26,7 +26,7 @@ def test_real_smollm2_fine_tunes_on_welsh_and_saves_a_loadable_folder(workspace,
 
     row = finetune(workspace, steps=4, batch_size=2, seq_len=64, eval_every=4)
     extra = json.loads(row["extra"])
-    assert row["role"] == "finetuned" and row["method"] == "finetune-embeddings"  # auto: brief budget
+    assert row["role"] == "finetuned" and row["method"] == "finetune-full"  # auto: every weight, as it fits
     assert extra["steps"] == 4 and extra["heldout_texts"] > 10
     assert 0 < extra["bpc_end"] < 20 and 0 < extra["bpc_start"] < 20
     folder = workspace.model_dir(row)
