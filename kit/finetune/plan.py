@@ -24,8 +24,8 @@ from ..models.memory import STAGES, estimate_memory  # noqa: F401
 from ..models.shape import LORA_RANK, ModelShape  # noqa: F401  (the one record of a model's shape, read by its family)
 
 # `auto` trains every weight wherever that fits in memory, brief budgets included. The paper's first
-# phase (embeddings + head only) was the brief default until measured against it on the trans-tokenized
-# SmolLM2 (bench/translation_quality.py, configs draft+full and draft, RESULTS "translation_quality"):
+# phase (embeddings + head only) was the brief default until the full stage was measured beside it on
+# the trans-tokenized SmolLM2 (bench/translation_quality.py, configs draft+full and draft, RESULTS "translation_quality"):
 # held-out bits/char 2.64 after 82 full steps (280 s of training) against 2.78 after 354 embedding
 # steps (1,289 s); the model's own cy→en answers 29.1 against 22.7 chrF. Where the full stage does not
 # fit, a budget below these trains the embeddings (+ head), the tables trans-tokenization wrote, which

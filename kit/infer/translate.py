@@ -307,7 +307,7 @@ class Translator:
     def finish(self, plan: Plan, generated: str, *, stopped: bool = False) -> Translation:
         """The answer from what the model generated: cleaned, and replaced when it is no translation —
         by the closest memory pair when that is close enough, else by the word-by-word draft. Where
-        the plan left the model's answer out, ``generated`` is not read (callers pass "")."""
+        the plan left the model's answer out, ``generated`` is not read."""
         raw = "" if plan.answer_left_out else clean_output(generated, single_line=plan.single_line)
         out, fell_back, notes = raw, False, list(plan.notes)
         if self.fallback and plan.draft and not stopped and not plan.answer_left_out:
