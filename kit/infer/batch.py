@@ -203,8 +203,9 @@ def translate_many(translator, texts: Sequence[str], *, to: str, glossary: bool 
     union = getattr(translator, "union", None)  # a Hydra GGUF: the plans carry token ids
     asked = [i for i, p in enumerate(plans) if not p.answer_left_out]  # the others need no decoding
     if on_done:
-        for i in sorted(set(range(len(plans))) - set(asked)):
-            on_done(i)
+        for i, plan in enumerate(plans):
+            if plan.answer_left_out:
+                on_done(i)
     decoded = generator.generate([plans[i].prompt if plans[i].ids is None else plans[i].ids for i in asked],
                                  [plans[i].budget for i in asked], stop=[plans[i].stop_early for i in asked],
                                  processors=[plans[i].processors for i in asked], cancel=cancel,
